@@ -1,0 +1,79 @@
+"""Abstract values: what the tracers and the IR know about an array."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from functrans import dtypes
+
+
+class ShapedArray:
+    """The abstract value ("aval") of an array: a shape and a dtype.
+
+    ``weak_type`` marks a value that came from a Python scalar; it only affects
+    dtype promotion (see :mod:`functrans.dtypes`). Results of primitives are
+    never weakly typed.
+    """
+
+    __slots__ = ("shape", "dtype", "weak_type")
+    array_abstraction_level = 1
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, weak_type: bool = False):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.weak_type = weak_type
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def update(self, shape: tuple[int, ...] | None = None, dtype: Any = None,
+               weak_type: bool | None = None) -> ShapedArray:
+        return ShapedArray(self.shape if shape is None else shape,
+                           self.dtype if dtype is None else dtype,
+                           self.weak_type if weak_type is None else weak_type)
+
+    def strip_weak_type(self) -> ShapedArray:
+        return ShapedArray(self.shape, self.dtype) if self.weak_type else self
+
+    def to_tangent_aval(self) -> ShapedArray:
+        return ShapedArray(self.shape, dtypes.tangent_dtype(self.dtype))
+
+    def str_short(self) -> str:
+        return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is ShapedArray and self.shape == other.shape
+                and self.dtype == other.dtype and self.weak_type == other.weak_type)
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype, self.weak_type))
+
+    def __repr__(self) -> str:
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapedArray({self.str_short()}{weak})"
+
+
+def get_aval(x: Any) -> ShapedArray:
+    """The aval of a concrete value (array, NumPy scalar, Python scalar) or a tracer."""
+    aval = getattr(x, "aval", None)
+    if aval is not None:
+        return aval
+    if type(x) is np.ndarray or isinstance(x, np.generic):
+        return ShapedArray(x.shape, x.dtype)
+    if dtypes.is_python_scalar(x):
+        return ShapedArray((), np.asarray(x).dtype, weak_type=True)
+    if isinstance(x, np.ndarray):
+        return ShapedArray(x.shape, x.dtype)
+    raise TypeError(f"Value {x!r} of type {type(x).__name__} is not a valid functrans "
+                    "type: expected a NumPy array, a NumPy scalar or a Python scalar.")
+
+
+def is_array_like(x: Any) -> bool:
+    return isinstance(x, (np.ndarray, np.generic)) or dtypes.is_python_scalar(x)

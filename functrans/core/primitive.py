@@ -1,0 +1,65 @@
+"""Primitives: the operations of the IR, each carrying its rules.
+
+A primitive is a name plus one slot per interpretation. A transformation
+supports a primitive exactly when the primitive fills that transformation's
+slot:
+
+========================  =====================================================
+``impl(*arrays, **p)``    NumPy implementation (evaluation, and ``jit``)
+``abstract_eval(*avals)``  shape/dtype rule: avals in, aval(s) out
+``jvp(primals, tangents)`` forward-mode rule; tangents may be symbolic ``Zero``;
+                           returns ``(primal_out, tangent_out)``
+``transpose(ct, *args)``   for linear primitives: the cotangents of the linear
+                           arguments (given as ``UndefinedPrimal``) from the
+                           output cotangent ``ct``
+``batch(args, dims)``      vmap rule: returns ``(out, out_dim)``
+``partial_eval``           optional, for higher-order primitives: split into
+``partial_eval_eqn``       known and unknown parts while linearizing, and inside
+                           a jaxpr (see transforms/partial_eval)
+========================  =====================================================
+
+The rules are written next to each primitive in :mod:`functrans.primitives`,
+mostly through the helpers of :mod:`functrans.primitives.rules`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from functrans.core.trace import get_current_trace
+
+
+class Primitive:
+    __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "jvp", "transpose",
+                 "batch", "partial_eval", "partial_eval_eqn", "linear", "__weakref__")
+
+    def __init__(self, name: str, *, multiple_results: bool = False):
+        self.name = name
+        self.multiple_results = multiple_results
+        self.impl: Callable[..., Any] = _missing_rule(name, "a NumPy implementation")
+        self.abstract_eval: Callable[..., Any] = _missing_rule(name, "a shape rule")
+        self.jvp: Callable[..., Any] | None = None
+        self.transpose: Callable[..., Any] | None = None
+        self.batch: Callable[..., Any] | None = None
+        self.partial_eval: Callable[..., Any] | None = None
+        self.partial_eval_eqn: Callable[..., Any] | None = None
+        self.linear = False
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        return get_current_trace().process_primitive(self, args, params)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _missing_rule(name: str, what: str) -> Callable[..., Any]:
+    def missing(*args: Any, **params: Any) -> Any:
+        raise TypeError(f"primitive '{name}' has no {what}")
+    return missing
+
+
+def missing_transformation_error(primitive: Primitive, transformation: str) -> TypeError:
+    return TypeError(
+        f"Differentiation or batching rule for '{primitive.name}' is not defined: "
+        f"the primitive does not support {transformation}.")

@@ -1,0 +1,193 @@
+"""Interpreters ("traces") and the values they carry ("tracers").
+
+There is always exactly one *current* trace, held in a context variable (so
+each thread and each asyncio task has its own). ``Primitive.bind`` hands the
+primitive to the current trace. A transformation installs its trace as current
+while it runs the user's function; each trace knows its *parent*, the trace
+that was current when it was created, and evaluates the primal parts of its
+work by binding in the parent. At the bottom sits the evaluation trace, which
+runs the NumPy implementations.
+
+A trace recognises its own tracers by identity (``tracer._trace is self``);
+anything else is a constant from its point of view: a NumPy value, or a tracer
+of an enclosing trace, which the parent will handle. This is JAX's "stackless"
+design: no global stack of levels, so nested transformations cannot confuse
+each other's perturbations.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from functrans import errors
+from functrans.core.avals import ShapedArray
+
+
+class Trace:
+    """Base class of interpreters. Subclasses implement ``process_primitive``."""
+
+    parent: Trace | None = None
+    alive: bool = True
+
+    def process_primitive(self, primitive: Any, args: tuple, params: dict) -> Any:
+        raise TypeError(f"{type(self).__name__} must define process_primitive")
+
+    def is_ancestor_of(self, other: Trace) -> bool:
+        t: Trace | None = other
+        while t is not None:
+            if t is self:
+                return True
+            t = t.parent
+        return False
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+class EvalTrace(Trace):
+    """Runs primitives with their NumPy implementations."""
+
+    def process_primitive(self, primitive, args, params):
+        for a in args:
+            if isinstance(a, Tracer):
+                raise errors.UnexpectedTracerError(
+                    a.describe(), f"as an argument of '{primitive.name}' outside any "
+                    "transformation")
+        return primitive.impl(*args, **params)
+
+    def describe(self) -> str:
+        return "evaluation"
+
+
+eval_trace = EvalTrace()
+_current_trace: contextvars.ContextVar[Trace] = contextvars.ContextVar(
+    "functrans_current_trace", default=eval_trace)
+
+get_current_trace = _current_trace.get
+
+
+@contextmanager
+def set_current_trace(trace: Trace) -> Iterator[None]:
+    token = _current_trace.set(trace)
+    try:
+        yield
+    finally:
+        _current_trace.reset(token)
+
+
+@contextmanager
+def new_trace(trace: Trace) -> Iterator[Trace]:
+    """Make `trace` current for the duration; afterwards its tracers are dead."""
+    token = _current_trace.set(trace)
+    try:
+        yield trace
+    finally:
+        _current_trace.reset(token)
+        trace.alive = False
+
+
+class Tracer:
+    """A value being traced by `_trace`. Subclasses define ``aval``.
+
+    The NumPy-style operators (``+``, ``@``, indexing, ``.sum()`` ...) are
+    attached by :mod:`functrans.numpy`, which is the layer that knows them.
+    """
+
+    __slots__ = ("_trace", "__weakref__")
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # make numpy ufuncs defer to our reflected operators
+
+    _trace: Trace
+
+    @property
+    def aval(self) -> ShapedArray:
+        raise TypeError(f"{type(self).__name__} must define aval")
+
+    # -- what every array has
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.aval.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.aval.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.aval.shape)
+
+    @property
+    def size(self) -> int:
+        return self.aval.size
+
+    @property
+    def weak_type(self) -> bool:
+        return self.aval.weak_type
+
+    def __len__(self) -> int:
+        if not self.aval.shape:
+            raise TypeError("len() of unsized object (a traced scalar)")
+        return self.aval.shape[0]
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError("iteration over a 0-d traced array")
+        return (self[i] for i in range(self.aval.shape[0]))
+
+    # -- conversion to concrete Python values
+    def to_concrete(self, context: str) -> Any:
+        """The concrete value behind this tracer, or raise ConcretizationTypeError."""
+        raise errors.ConcretizationTypeError(self.describe(), self._trace_context())
+
+    def _trace_context(self) -> str:
+        return ""
+
+    def __bool__(self) -> bool:
+        try:
+            return bool(self.to_concrete("bool"))
+        except errors.ConcretizationTypeError as e:
+            raise errors.TracerBoolConversionError(
+                self.describe(), "It was used as a Python bool (an `if`, `while`, `and`, "
+                "`or`, `not` or `bool()`). " + self._trace_context()) from e.__cause__
+
+    def __int__(self) -> int:
+        return int(self._concrete_for("int()"))
+
+    def __float__(self) -> float:
+        return float(self._concrete_for("float()"))
+
+    def __complex__(self) -> complex:
+        return complex(self._concrete_for("complex()"))
+
+    def __index__(self) -> int:
+        return int(np.asarray(self._concrete_for("an index")).__index__())
+
+    def _concrete_for(self, what: str) -> Any:
+        try:
+            return self.to_concrete(what)
+        except errors.ConcretizationTypeError:
+            raise errors.TracerIntegerConversionError(
+                self.describe(), f"It was converted with {what}. " + self._trace_context()
+            ) from None
+
+    def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise errors.TracerArrayConversionError(self.describe())
+
+    def __hash__(self) -> int:
+        raise TypeError(f"unhashable type: traced array ({self.describe()})")
+
+    def describe(self) -> str:
+        return f"traced array {self.aval.str_short()} of the {self._trace.describe()} trace"
+
+    def __repr__(self) -> str:
+        return f"Traced<{self.aval.str_short()}>with<{self._trace.describe()}>"
+
+
+def check_alive(tracer: Tracer, where: str) -> None:
+    if not tracer._trace.alive:
+        raise errors.UnexpectedTracerError(tracer.describe(), where)

@@ -1,0 +1,80 @@
+"""Dtype rules.
+
+functrans follows NumPy 2 (NEP 50) rather than JAX where the two differ:
+
+* float64 is the default floating dtype (JAX defaults to float32);
+* a Python scalar is *weakly typed*: ``x32 * 2.0`` stays float32, as in NumPy;
+* nothing is silently downcast: mixing float32 and float64 arrays gives float64.
+
+Integer and boolean values flow through every transformation but carry no
+tangent. Where JAX would use a ``float0`` tangent (a tangent of an integer
+value) we use the same structured zero-size dtype, :data:`float0`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The dtype of a tangent or cotangent of an integer or boolean value.
+float0 = np.dtype([("float0", np.void, 0)])
+
+_python_scalar_types = (bool, int, float, complex)
+
+
+def is_float(dtype: np.dtype) -> bool:
+    """True for the dtypes that carry derivatives (real or complex floating)."""
+    return np.issubdtype(dtype, np.inexact)
+
+
+def is_python_scalar(x: object) -> bool:
+    return type(x) in _python_scalar_types
+
+
+def tangent_dtype(dtype: np.dtype) -> np.dtype:
+    """Dtype of a tangent of a value of `dtype`: itself if inexact, else float0."""
+    return dtype if is_float(dtype) else float0
+
+
+def result_type(*args: object) -> np.dtype:
+    """NumPy's result type, treating weakly-typed values like Python scalars.
+
+    `args` are arrays, Python scalars, or anything with ``.dtype`` and a
+    ``weak_type`` attribute (avals and tracers).
+    """
+    proxies = []
+    for a in args:
+        if is_python_scalar(a):
+            proxies.append(a)
+        elif getattr(a, "weak_type", False):
+            proxies.append(_weak_proxy(a.dtype))
+        else:
+            proxies.append(np.dtype(a.dtype) if hasattr(a, "dtype") else np.asarray(a).dtype)
+    return np.result_type(*proxies)
+
+
+def _weak_proxy(dtype: np.dtype) -> object:
+    kind = np.dtype(dtype).kind
+    return {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}[kind]
+
+
+def default_float() -> np.dtype:
+    return np.dtype(np.float64)
+
+
+def canonical_float(dtype: np.dtype) -> np.dtype:
+    """The floating dtype an integer/bool value is promoted to by `sin`, `/`, ..."""
+    dtype = np.dtype(dtype)
+    return dtype if is_float(dtype) else default_float()
+
+
+def short_name(dtype: np.dtype) -> str:
+    """JAX-style short dtype name used when printing jaxprs: f32, i64, bool."""
+    dtype = np.dtype(dtype)
+    if dtype == float0:
+        return "float0"
+    if dtype.kind == "b":
+        return "bool"
+    prefix = {"f": "f", "i": "i", "u": "u", "c": "c"}.get(dtype.kind)
+    if prefix is None:
+        return str(dtype)
+    return f"{prefix}{dtype.itemsize * 8}"

@@ -1,0 +1,9 @@
+"""``functrans.lax``: the primitive-level operations, under JAX's ``jax.lax`` names.
+
+Unlike :mod:`functrans.numpy`, these do not broadcast or promote: operands of
+an elementwise operation must have equal shapes and dtypes, as in ``jax.lax``.
+"""
+
+from functrans.primitives.elementwise import *  # noqa: F401,F403
+from functrans.primitives.reductions import *  # noqa: F401,F403
+from functrans.primitives.structural import *  # noqa: F401,F403

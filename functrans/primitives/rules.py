@@ -1,0 +1,166 @@
+"""Helpers for the common shapes of a primitive's rules.
+
+Most primitives need one to three lines of AD and batching code:
+
+* ``defjvp(p, rule_x, rule_y)``: the JVP given per argument, as
+  ``rule(tangent, *primals, **params)``; ``defjvp2`` also passes the output.
+  Contributions of symbolic-zero tangents are skipped and the rest summed.
+* ``deflinear(p, transpose)``: ``p`` is linear in all its arguments, so its
+  JVP is ``p`` applied to the tangents; only the transpose rule is written.
+* ``defbilinear(p, lhs_t, rhs_t)``: ``p`` is linear in each argument
+  separately (multiplication, dot_general); one transpose rule per side.
+* ``defvectorized(p)`` / ``defbroadcasting(p)``: batching rules of
+  elementwise primitives.
+
+Reverse mode needs nothing more: the JVP of a non-linear primitive is written
+with linear primitives, whose transposes give the backward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from functrans.core.avals import get_aval
+from functrans.core.primitive import Primitive
+from functrans.core.zeros import UndefinedPrimal, Zero, add_tangents, instantiate_zeros
+
+__all__ = ["defjvp", "defjvp2", "defjvp_zero", "deflinear", "defbilinear", "defvectorized",
+           "defbroadcasting", "bdim_at_front", "move_bdim", "UndefinedPrimal", "Zero",
+           "is_undefined"]
+
+
+def is_undefined(x: Any) -> bool:
+    return type(x) is UndefinedPrimal
+
+
+def _zero_like_output(out: Any) -> Zero:
+    return Zero(get_aval(out).to_tangent_aval())
+
+
+def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
+    """JVP from one rule per argument: ``rule(tangent, *primals, **params)``.
+
+    ``None`` marks an argument with no derivative (an integer index, a predicate).
+    """
+    def jvp(primals, tangents, **params):
+        out = prim.bind(*primals, **params)
+        tangent_out: Any = Zero(get_aval(out).to_tangent_aval())
+        for rule, t in zip(rules, tangents):
+            if rule is not None and type(t) is not Zero:
+                tangent_out = add_tangents(tangent_out, rule(t, *primals, **params))
+        return out, tangent_out
+    prim.jvp = jvp
+
+
+def defjvp2(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
+    """Like defjvp, but each rule also gets the output: ``rule(t, out, *primals)``."""
+    def jvp(primals, tangents, **params):
+        out = prim.bind(*primals, **params)
+        tangent_out: Any = Zero(get_aval(out).to_tangent_aval())
+        for rule, t in zip(rules, tangents):
+            if rule is not None and type(t) is not Zero:
+                tangent_out = add_tangents(tangent_out, rule(t, out, *primals, **params))
+        return out, tangent_out
+    prim.jvp = jvp
+
+
+def defjvp_zero(prim: Primitive) -> None:
+    """The output is piecewise constant (floor, sign, comparisons): zero tangent."""
+    def jvp(primals, tangents, **params):
+        out = prim.bind(*primals, **params)
+        if prim.multiple_results:
+            return out, [_zero_like_output(o) for o in out]
+        return out, _zero_like_output(out)
+    prim.jvp = jvp
+
+
+def deflinear(prim: Primitive, transpose: Callable[..., Any]) -> None:
+    """``prim`` is linear in all arguments; ``transpose(ct, *args, **params)``
+    returns one cotangent per argument."""
+    prim.linear = True
+
+    def jvp(primals, tangents, **params):
+        out = prim.bind(*primals, **params)
+        if all(type(t) is Zero for t in tangents):
+            if prim.multiple_results:
+                return out, [_zero_like_output(o) for o in out]
+            return out, _zero_like_output(out)
+        return out, prim.bind(*[instantiate_zeros(t) for t in tangents], **params)
+
+    prim.jvp = jvp
+    prim.transpose = transpose
+
+
+def defbilinear(prim: Primitive, lhs_transpose: Callable[..., Any],
+                rhs_transpose: Callable[..., Any]) -> None:
+    """``prim(x, y)`` is linear in x and in y separately.
+
+    ``lhs_transpose(ct, x, y, **params)`` gives the cotangent of x given y
+    (x is an UndefinedPrimal); ``rhs_transpose`` that of y given x.
+    """
+    prim.linear = True
+
+    def jvp(primals, tangents, **params):
+        x, y = primals
+        tx, ty = tangents
+        out = prim.bind(x, y, **params)
+        t_out: Any = _zero_like_output(out)
+        if type(tx) is not Zero:
+            t_out = prim.bind(tx, y, **params)
+        if type(ty) is not Zero:
+            t_out = add_tangents(t_out, prim.bind(x, ty, **params))
+        return out, t_out
+
+    def transpose(ct, x, y, **params):
+        if type(x) is UndefinedPrimal and type(y) is UndefinedPrimal:
+            raise TypeError(f"{prim.name}: transposing a product of two linear values "
+                            "(the function is not linear in its inputs)")
+        if type(x) is UndefinedPrimal:
+            return [lhs_transpose(ct, x, y, **params), None]
+        return [None, rhs_transpose(ct, x, y, **params)]
+
+    prim.jvp = jvp
+    prim.transpose = transpose
+
+
+# ------------------------------------------------------------------ batching
+
+def move_bdim(x: Any, src: int | None, dst: int, size: int) -> Any:
+    """Move the batch axis of `x` from `src` to `dst`, broadcasting if unbatched."""
+    from functrans.primitives import structural
+
+    if src is None:
+        shape = list(get_aval(x).shape)
+        shape.insert(dst, size)
+        dims = tuple(i for i in range(len(shape)) if i != dst)
+        return structural.broadcast_in_dim(x, tuple(shape), dims)
+    if src == dst:
+        return x
+    return structural.moveaxis(x, src, dst)
+
+
+def bdim_at_front(x: Any, src: int | None, size: int) -> Any:
+    return move_bdim(x, src, 0, size)
+
+
+def defvectorized(prim: Primitive) -> None:
+    """Batching rule of a one-operand elementwise primitive: the batch axis passes
+    through."""
+    def batch(args, dims, **params):
+        (x,), (d,) = args, dims
+        return prim.bind(x, **params), d
+    prim.batch = batch
+
+
+def defbroadcasting(prim: Primitive) -> None:
+    """Batching rule of an n-operand elementwise primitive whose operands have
+    equal shapes: align the batch axes (broadcasting the unbatched operands)."""
+    def batch(args, dims, **params):
+        batched = [d for d in dims if d is not None]
+        if len(batched) == len(dims) and all(d == batched[0] for d in batched):
+            return prim.bind(*args, **params), batched[0]
+        size = next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
+        return prim.bind(*[bdim_at_front(x, d, size) for x, d in zip(args, dims)],
+                         **params), 0
+    prim.batch = batch

@@ -1,0 +1,144 @@
+"""Jacobians and Hessians, built from vmap over jvp (forward) or vjp (reverse)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from functrans import dtypes
+from functrans.core.avals import get_aval
+from functrans.transforms.api_util import fun_name, normalize_argnums, split_argnums
+from functrans.transforms.autodiff import vjp
+from functrans.transforms.jvp import jvp
+from functrans.transforms.vmap import vmap
+from functrans.tree_util import tree_flatten, tree_map, tree_structure, tree_transpose, tree_unflatten
+
+
+def _std_basis(tree: Any) -> Any:
+    """A pytree like `tree` whose leaves gain a leading axis of size N (the total
+    size): stacked, they form the identity."""
+    leaves, treedef = tree_flatten(tree)
+    avals = [get_aval(x) for x in leaves]
+    sizes = [a.size for a in avals]
+    total = sum(sizes)
+    dtype = np.result_type(*[a.dtype for a in avals]) if avals else np.float64
+    eye = np.eye(total, dtype=dtype)
+    out, start = [], 0
+    for a, n in zip(avals, sizes):
+        out.append(eye[:, start:start + n].reshape((total,) + a.shape).astype(a.dtype))
+        start += n
+    return tree_unflatten(treedef, out)
+
+
+def _check_float_inputs(x: Any, fname: str, what: str) -> None:
+    for leaf in tree_flatten(x)[0]:
+        dt = get_aval(leaf).dtype
+        if not dtypes.is_float(dt):
+            raise TypeError(f"{what} of {fname} requires floating-point inputs, got an "
+                            f"argument of dtype {dt}")
+
+
+def _single_arg(f_partial: Callable[..., Any], dyn: tuple, argnums: Any
+                ) -> tuple[Callable[..., Any], Any]:
+    """`f` as a function of one pytree: the argument itself for an int `argnums`,
+    the tuple of arguments otherwise."""
+    if isinstance(argnums, int):
+        return f_partial, dyn[0]
+    return (lambda xs: f_partial(*xs)), dyn
+
+
+def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
+           has_aux: bool = False) -> Callable[..., Any]:
+    """Jacobian by forward mode (vmap of jvp over the input basis), as ``jax.jacfwd``.
+
+    The result has the output's structure at the top, the input's below it, and
+    each leaf has shape ``out_shape + in_shape``.
+    """
+    name = fun_name(fun)
+
+    def jac(*args: Any, **kwargs: Any) -> Any:
+        nums = normalize_argnums(argnums, len(args), f"jacfwd of {name}")
+        f_partial, dyn = split_argnums(fun, args, nums, kwargs)
+        _check_float_inputs(dyn, name, "jacfwd")
+        f1, x = _single_arg(f_partial, dyn, argnums)
+
+        def push(tangent: Any) -> Any:
+            if has_aux:
+                _, t, aux = jvp(f1, (x,), (tangent,), has_aux=True)
+                return t, aux
+            return jvp(f1, (x,), (tangent,))[1]
+
+        basis = _std_basis(x)
+        if has_aux:
+            jac_t, aux = vmap(push, out_axes=(-1, None))(basis)
+        else:
+            jac_t = vmap(push, out_axes=-1)(basis)
+        jac_tree = tree_map(lambda leaf: _unstack_last(leaf, x), jac_t)
+        return (jac_tree, aux) if has_aux else jac_tree
+
+    jac.__name__ = f"jacfwd({name})"
+    return jac
+
+
+def _unstack_last(leaf: Any, x: Any) -> Any:
+    """Split the last axis (total input size) of a Jacobian leaf per input leaf."""
+    from functrans import numpy as fnp
+
+    in_leaves, in_treedef = tree_flatten(x)
+    out_shape = get_aval(leaf).shape[:-1]
+    parts, start = [], 0
+    for xi in in_leaves:
+        shape = get_aval(xi).shape
+        n = int(np.prod(shape, dtype=np.int64))
+        parts.append(fnp.reshape(leaf[..., start:start + n], out_shape + shape))
+        start += n
+    return tree_unflatten(in_treedef, parts)
+
+
+def _unstack_first(leaf: Any, out: Any) -> Any:
+    """Split the first axis (total output size) of a cotangent leaf per output leaf."""
+    from functrans import numpy as fnp
+
+    out_leaves, out_treedef = tree_flatten(out)
+    in_shape = get_aval(leaf).shape[1:]
+    parts, start = [], 0
+    for o in out_leaves:
+        shape = get_aval(o).shape
+        n = int(np.prod(shape, dtype=np.int64))
+        parts.append(fnp.reshape(leaf[start:start + n], shape + in_shape))
+        start += n
+    return tree_unflatten(out_treedef, parts)
+
+
+def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
+           has_aux: bool = False) -> Callable[..., Any]:
+    """Jacobian by reverse mode (vmap of vjp over the output basis), as ``jax.jacrev``."""
+    name = fun_name(fun)
+
+    def jac(*args: Any, **kwargs: Any) -> Any:
+        nums = normalize_argnums(argnums, len(args), f"jacrev of {name}")
+        f_partial, dyn = split_argnums(fun, args, nums, kwargs)
+        _check_float_inputs(dyn, name, "jacrev")
+        f1, x = _single_arg(f_partial, dyn, argnums)
+        if has_aux:
+            out, f_vjp, aux = vjp(f1, x, has_aux=True)
+        else:
+            out, f_vjp = vjp(f1, x)
+        cts = vmap(lambda ct: f_vjp(ct)[0])(_std_basis(out))
+        per_out = tree_map(lambda leaf: _unstack_first(leaf, out), cts)
+        jac_tree = tree_transpose(tree_structure(x), tree_structure(out), per_out)
+        return (jac_tree, aux) if has_aux else jac_tree
+
+    jac.__name__ = f"jacrev({name})"
+    return jac
+
+
+jacobian = jacrev
+
+
+def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
+            has_aux: bool = False) -> Callable[..., Any]:
+    """Hessian by forward-over-reverse, as ``jax.hessian``."""
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)

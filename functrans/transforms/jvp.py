@@ -1,0 +1,202 @@
+"""Forward mode: push tangents alongside primals.
+
+The JVP trace carries (primal, tangent) pairs and applies each primitive's
+``jvp`` rule in the parent trace, so tangents are computed eagerly. Reverse
+mode lives in :mod:`linearize` and :mod:`transpose`; they reuse the same rules.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from functrans import dtypes
+from functrans.core import trace as core_trace
+from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.ir import ClosedJaxpr
+from functrans.core.primitive import missing_transformation_error
+from functrans.core.trace import Trace, Tracer, check_alive
+from functrans.core.zeros import Zero, instantiate_zeros
+from functrans.transforms.api_util import FlatFun, flatten_args
+from functrans.tree_util import tree_flatten, tree_unflatten
+
+_current = core_trace._current_trace
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace: JVPTrace, primal: Any, tangent: Any):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def aval(self) -> ShapedArray:
+        return get_aval(self.primal)
+
+    def to_concrete(self, context: str) -> Any:
+        p = self.primal
+        return p.to_concrete(context) if isinstance(p, Tracer) else p
+
+
+class JVPTrace(Trace):
+    def __init__(self, parent: Trace):
+        self.parent = parent
+
+    def describe(self) -> str:
+        return "jvp"
+
+    def to_primal_tangent(self, x: Any) -> tuple[Any, Any]:
+        if isinstance(x, Tracer):
+            if x._trace is self:
+                return x.primal, x.tangent
+            check_alive(x, "inside a jvp")
+        return x, Zero(get_aval(x).to_tangent_aval())
+
+    def process_primitive(self, primitive, args, params):
+        primals, tangents = [], []
+        nonzero = False
+        for x in args:
+            if isinstance(x, JVPTracer) and x._trace is self:
+                primals.append(x.primal)
+                tangents.append(x.tangent)
+                nonzero = True
+            else:
+                p, t = self.to_primal_tangent(x)
+                primals.append(p)
+                tangents.append(t)
+        if not nonzero:
+            return self.parent.process_primitive(primitive, tuple(primals), params)
+        rule = primitive.jvp
+        if rule is None:
+            raise missing_transformation_error(primitive, "forward-mode differentiation (jvp)")
+        token = _current.set(self.parent)
+        try:
+            primal_out, tangent_out = rule(primals, tangents, **params)
+        finally:
+            _current.reset(token)
+        if primitive.multiple_results:
+            return [self.wrap(p, t) for p, t in zip(primal_out, tangent_out)]
+        return self.wrap(primal_out, tangent_out)
+
+    def wrap(self, primal: Any, tangent: Any) -> Any:
+        if type(tangent) is Zero:
+            return primal
+        return JVPTracer(self, primal, tangent)
+
+
+def jvp_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any],
+             tangents: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """JVP of a function of flat arrays; tangents may be symbolic Zeros."""
+    trace = JVPTrace(core_trace.get_current_trace())
+    in_tracers = [trace.wrap(p, t) for p, t in zip(primals, tangents)]
+    with core_trace.new_trace(trace):
+        outs = f(*in_tracers)
+    out_primals, out_tangents = [], []
+    for o in outs:
+        p, t = trace.to_primal_tangent(o)
+        out_primals.append(p)
+        out_tangents.append(t)
+    return out_primals, out_tangents
+
+
+def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
+        has_aux: bool = False) -> tuple[Any, ...]:
+    """Forward-mode Jacobian-vector product, as ``jax.jvp``.
+
+    Returns ``(fun(*primals), J @ tangents)`` with the output pytree structure
+    (and ``aux`` as a third element with ``has_aux=True``).
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples or lists (one entry per "
+                        f"positional argument of the function), got {type(primals).__name__} "
+                        f"and {type(tangents).__name__}")
+    if len(primals) != len(tangents):
+        raise TypeError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    name = getattr(fun, "__name__", "function")
+    flat_primals, in_tree = flatten_args(primals, None, f"jvp of {name}")
+    flat_tangents, tangent_tree = tree_flatten((tuple(tangents), {}))
+    if tangent_tree != in_tree:
+        raise TypeError(f"jvp: primal and tangent arguments must have the same tree "
+                        f"structure; got {in_tree} and {tangent_tree}")
+    tangents_in = [_check_tangent(p, t, name) for p, t in zip(flat_primals, flat_tangents)]
+    flat_fun = FlatFun(_aux_fun(fun, has_aux), in_tree, name)
+    out_primals, out_tangents = jvp_flat(flat_fun, flat_primals, tangents_in)
+    out_tangents = [instantiate_zeros(t) for t in out_tangents]
+    out_tree = flat_fun.out_tree
+    if has_aux:
+        (p, aux), (t, _) = (tree_unflatten(out_tree, out_primals),
+                            tree_unflatten(out_tree, out_tangents))
+        return p, t, aux
+    return tree_unflatten(out_tree, out_primals), tree_unflatten(out_tree, out_tangents)
+
+
+def _aux_fun(fun: Callable[..., Any], has_aux: bool) -> Callable[..., Any]:
+    if not has_aux:
+        return fun
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        out = fun(*args, **kwargs)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError("has_aux=True requires the function to return a pair "
+                            f"(output, aux), got {type(out).__name__}")
+        return tuple(out)
+    checked.__name__ = getattr(fun, "__name__", "function")
+    return checked
+
+
+def _check_tangent(primal: Any, tangent: Any, name: str) -> Any:
+    p_aval = get_aval(primal)
+    if not dtypes.is_float(p_aval.dtype):
+        return Zero(p_aval.to_tangent_aval())  # integers carry no tangent
+    t_aval = get_aval(tangent)
+    if t_aval.shape != p_aval.shape:
+        raise ValueError(f"jvp of {name}: a tangent of shape {t_aval.shape} was given for a "
+                         f"primal of shape {p_aval.shape}; each tangent must have its "
+                         "primal's shape")
+    if t_aval.dtype != p_aval.dtype and not t_aval.weak_type:
+        raise TypeError(f"jvp of {name}: a tangent of dtype {t_aval.dtype} was given for a "
+                        f"primal of dtype {p_aval.dtype}; tangent dtypes must match (cast "
+                        f"with .astype({p_aval.dtype}))")
+    if t_aval.weak_type and not p_aval.weak_type:
+        return np.asarray(tangent, p_aval.dtype)
+    return tangent
+
+
+# ------------------------------------------------------------------ jaxprs
+
+def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool]
+              ) -> tuple[ClosedJaxpr, list[bool]]:
+    """A jaxpr computing (primals_out, nonzero tangents_out) from
+    (primals_in, tangents_in for the `nonzeros` inputs). Used by the JVP rules of
+    higher-order primitives (jit, control flow)."""
+    key = tuple(nonzeros)
+    cache = _jvp_jaxpr_cache.setdefault(closed, {})
+    if key in cache:
+        return cache[key]
+    from functrans.core.ir import eval_jaxpr
+    from functrans.transforms.staging import trace_to_jaxpr
+
+    n = len(closed.in_avals)
+    tangent_avals = [a.to_tangent_aval() for a, nz in zip(closed.in_avals, nonzeros) if nz]
+    out_nz: list[bool] = []
+
+    def f(*args: Any) -> list[Any]:
+        primals, nz_tangents = args[:n], iter(args[n:])
+        tangents = [next(nz_tangents) if nz else Zero(a.to_tangent_aval())
+                    for a, nz in zip(closed.in_avals, nonzeros)]
+        outs_p, outs_t = jvp_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
+                                  primals, tangents)
+        out_nz[:] = [type(t) is not Zero for t in outs_t]
+        return list(outs_p) + [t for t in outs_t if type(t) is not Zero]
+
+    jaxpr = trace_to_jaxpr(f, list(closed.in_avals) + tangent_avals, "jvp")
+    cache[key] = (jaxpr, list(out_nz))
+    return cache[key]
+
+
+_jvp_jaxpr_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -1,0 +1,180 @@
+"""Linearization: evaluate the primal now, record the tangent computation.
+
+The linearize trace is JVP fused with partial evaluation. Each primitive's
+``jvp`` rule runs with the *tangent trace* current: a staging trace that
+records only operations with a tangent among their inputs (these are linear
+in the tangents) and hands every other operation to the parent trace, so
+primal values are computed right away with NumPy. The recorded equations form
+the linear jaxpr; the known values they use (``cos(x)`` for ``sin``) are its
+constants, the residuals. Reverse mode transposes that jaxpr (see
+:mod:`transpose`); nothing else is needed per primitive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from functrans import dtypes
+from functrans.core import trace as core_trace
+from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.ir import ClosedJaxpr, eval_jaxpr
+from functrans.core.primitive import missing_transformation_error
+from functrans.core.trace import Trace, Tracer, check_alive
+from functrans.core.zeros import Zero, instantiate_zeros
+from functrans.transforms.api_util import FlatFun, flatten_args, fun_name
+from functrans.transforms.staging import JaxprTrace, StagedTracer
+from functrans.tree_util import tree_flatten, tree_unflatten
+
+_current = core_trace._current_trace
+
+
+class LinearizeTracer(Tracer):
+    __slots__ = ("primal", "tangent", "_aval")
+
+    def __init__(self, trace: LinearizeTrace, primal: Any, tangent: StagedTracer):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+        self._aval = None
+
+    @property
+    def aval(self) -> ShapedArray:
+        aval = self._aval
+        if aval is None:
+            aval = self._aval = get_aval(self.primal)
+        return aval
+
+    def to_concrete(self, context: str) -> Any:
+        p = self.primal
+        return p.to_concrete(context) if isinstance(p, Tracer) else p
+
+
+class LinearizeTrace(Trace):
+    def __init__(self, parent: Trace, tangent_trace: JaxprTrace):
+        self.parent = parent
+        self.tangent_trace = tangent_trace
+
+    def describe(self) -> str:
+        return "linearize"
+
+    def to_primal_tangent(self, x: Any) -> tuple[Any, Any]:
+        if isinstance(x, Tracer):
+            if x._trace is self:
+                return x.primal, x.tangent
+            check_alive(x, "inside a differentiated function")
+        return x, Zero(get_aval(x).to_tangent_aval())
+
+    def process_primitive(self, primitive, args, params):
+        primals, tangents = [], []
+        nonzero = False
+        for x in args:
+            if type(x) is LinearizeTracer and x._trace is self:
+                primals.append(x.primal)
+                tangents.append(x.tangent)
+                nonzero = True
+            else:
+                p, t = self.to_primal_tangent(x)
+                primals.append(p)
+                tangents.append(t)
+        if not nonzero:
+            return self.parent.process_primitive(primitive, tuple(primals), params)
+        rule = primitive.jvp
+        if rule is None:
+            raise missing_transformation_error(primitive, "differentiation")
+        token = _current.set(self.tangent_trace)
+        try:
+            primal_out, tangent_out = rule(primals, tangents, **params)
+        finally:
+            _current.reset(token)
+        if primitive.multiple_results:
+            return [self.wrap(p, t) for p, t in zip(primal_out, tangent_out)]
+        return self.wrap(primal_out, tangent_out)
+
+    def wrap(self, primal: Any, tangent: Any) -> Any:
+        if type(tangent) is not StagedTracer or tangent._trace is not self.tangent_trace:
+            # Zero, or a tangent that does not depend on the input tangents: a
+            # linear rule can only produce that from zeros, so it is zero.
+            return primal
+        return LinearizeTracer(self, primal, tangent)
+
+
+class LinearFunction:
+    """The linear map recorded by linearize: tangents in -> tangents out.
+
+    ``jaxpr`` takes the nonzero input tangents (``in_nonzero``) and returns the
+    nonzero output tangents (``out_nonzero``); its constants are the residuals.
+    """
+
+    __slots__ = ("jaxpr", "in_avals", "out_avals", "in_nonzero", "out_nonzero")
+
+    def __init__(self, jaxpr: ClosedJaxpr, in_avals: list[ShapedArray],
+                 out_avals: list[ShapedArray], in_nonzero: list[bool],
+                 out_nonzero: list[bool]):
+        self.jaxpr = jaxpr
+        self.in_avals = in_avals
+        self.out_avals = out_avals
+        self.in_nonzero = in_nonzero
+        self.out_nonzero = out_nonzero
+
+    def __call__(self, *tangents: Any) -> list[Any]:
+        nz = [t for t, keep in zip(tangents, self.in_nonzero) if keep]
+        outs = iter(eval_jaxpr(self.jaxpr.jaxpr, self.jaxpr.consts, *nz))
+        return [next(outs) if keep else Zero(a)
+                for a, keep in zip(self.out_avals, self.out_nonzero)]
+
+
+def linearize_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
+                   ) -> tuple[list[Any], LinearFunction]:
+    """Evaluate `f` at `primals` and record its linearization."""
+    parent = core_trace.get_current_trace()
+    tangent_trace = JaxprTrace(parent, stage_all=False, name=fun_name(f),
+                               purpose="linearize")
+    trace = LinearizeTrace(parent, tangent_trace)
+    in_avals = [get_aval(p) for p in primals]
+    in_nonzero = [dtypes.is_float(a.dtype) for a in in_avals]
+    tangents_in = [tangent_trace.new_arg(a.to_tangent_aval()) for a, nz
+                   in zip(in_avals, in_nonzero) if nz]
+    it = iter(tangents_in)
+    in_tracers = [LinearizeTracer(trace, p, next(it)) if nz else p
+                  for p, nz in zip(primals, in_nonzero)]
+    try:
+        with core_trace.new_trace(trace):
+            outs = f(*in_tracers)
+    finally:
+        tangent_trace.alive = False
+    out_primals, out_tangents = [], []
+    for o in outs:
+        p, t = trace.to_primal_tangent(o)
+        out_primals.append(p)
+        out_tangents.append(t)
+    out_nonzero = [type(t) is not Zero for t in out_tangents]
+    jaxpr = tangent_trace.to_jaxpr(tangents_in, [t for t in out_tangents if type(t) is not Zero])
+    out_avals = [get_aval(p).to_tangent_aval() for p in out_primals]
+    tangent_avals = [a.to_tangent_aval() for a in in_avals]
+    return out_primals, LinearFunction(jaxpr, tangent_avals, out_avals, in_nonzero,
+                                       out_nonzero)
+
+
+def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the JVP
+    with the linearization recorded once, as ``jax.linearize``."""
+    name = fun_name(fun)
+    flat, in_tree = flatten_args(primals, None, f"linearize of {name}")
+    flat_fun = FlatFun(fun, in_tree, name)
+    out_primals, linear = linearize_flat(flat_fun, flat)
+    out_tree = flat_fun.out_tree
+
+    def f_jvp(*tangents: Any) -> Any:
+        flat_t, t_tree = tree_flatten((tangents, {}))
+        if t_tree != in_tree:
+            raise TypeError(f"linearized {name}: tangents must have the structure of the "
+                            f"primals, {in_tree}; got {t_tree}")
+        for t, a in zip(flat_t, linear.in_avals):
+            if get_aval(t).shape != a.shape:
+                raise ValueError(f"linearized {name}: tangent of shape {get_aval(t).shape} "
+                                 f"for a primal of shape {a.shape}")
+        outs = [instantiate_zeros(t) for t in linear(*flat_t)]
+        return tree_unflatten(out_tree, outs)
+
+    return tree_unflatten(out_tree, out_primals), f_jvp

@@ -1,0 +1,169 @@
+"""Staging: record primitives as equations of a jaxpr instead of running them.
+
+One trace class serves two purposes:
+
+* ``stage_all=True`` (``make_jaxpr``, ``jit``): every primitive bound while
+  the trace is current becomes an equation; constants become literals (scalars)
+  or constvars.
+* ``stage_all=False`` (partial evaluation, used by ``linearize``): only
+  primitives with at least one staged input are recorded; the rest are *known*
+  and run in the parent trace right away. Known values used by staged equations
+  become constvars: they are the residuals of the linearization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from functrans import dtypes, errors
+from functrans.core import trace as core_trace
+from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
+from functrans.core.trace import Trace, Tracer
+
+
+class StagedTracer(Tracer):
+    __slots__ = ("var",)
+
+    def __init__(self, trace: JaxprTrace, var: Var):
+        self._trace = trace
+        self.var = var
+
+    @property
+    def aval(self) -> ShapedArray:
+        return self.var.aval
+
+    def _trace_context(self) -> str:
+        return self._trace.context()
+
+
+class JaxprTrace(Trace):
+    def __init__(self, parent: Trace, stage_all: bool, name: str = "function",
+                 purpose: str = "jit"):
+        self.parent = parent
+        self.stage_all = stage_all
+        self.name = name
+        self.purpose = purpose
+        self.eqns: list[JaxprEqn] = []
+        self.const_vars: dict[int, Var] = {}
+        self.consts: list[Any] = []
+
+    def describe(self) -> str:
+        return f"{self.purpose} of {self.name}" if self.stage_all else "linearize"
+
+    def context(self) -> str:
+        return (f"The problem arose while tracing the function '{self.name}' for "
+                f"{self.purpose}.\n")
+
+    def new_arg(self, aval: ShapedArray) -> StagedTracer:
+        return StagedTracer(self, Var(aval))
+
+    def get_atom(self, x: Any) -> Var | Literal:
+        if type(x) is StagedTracer and x._trace is self:
+            return x.var
+        if isinstance(x, Tracer):
+            self._check_foreign(x)
+        elif _is_literal(x):
+            return Literal(x)
+        var = self.const_vars.get(id(x))
+        if var is None:
+            aval = get_aval(x)
+            var = self.const_vars[id(x)] = Var(aval.strip_weak_type() if not
+                                               dtypes.is_python_scalar(x) else aval)
+            self.consts.append(x)
+        return var
+
+    def _check_foreign(self, x: Tracer) -> None:
+        if not x._trace.alive or not x._trace.is_ancestor_of(self):
+            raise errors.UnexpectedTracerError(
+                x.describe(), f"while tracing '{self.name}' for {self.purpose}")
+
+    def process_primitive(self, primitive, args, params):
+        if not self.stage_all:
+            for x in args:
+                if type(x) is StagedTracer and x._trace is self:
+                    break
+            else:  # nothing unknown: evaluate now, in the parent
+                return self.parent.process_primitive(primitive, args, params)
+            if primitive.partial_eval is not None:
+                return primitive.partial_eval(self, args, params)
+        return self.stage(primitive, args, params)
+
+    def stage(self, primitive, args: Sequence[Any], params: dict,
+              out_avals: Any = None) -> Any:
+        invars = [self.get_atom(x) for x in args]
+        if out_avals is None:
+            out_avals = primitive.abstract_eval(*[v.aval for v in invars], **params)
+        if primitive.multiple_results:
+            outvars = [Var(a) for a in out_avals]
+            self.eqns.append(JaxprEqn(primitive, invars, params, outvars))
+            return [StagedTracer(self, v) for v in outvars]
+        outvar = Var(out_avals)
+        self.eqns.append(JaxprEqn(primitive, invars, params, [outvar]))
+        return StagedTracer(self, outvar)
+
+    def to_jaxpr(self, in_tracers: Sequence[StagedTracer], outs: Sequence[Any]
+                 ) -> ClosedJaxpr:
+        invars = [t.var for t in in_tracers]
+        outvars = [self.get_atom(o) for o in outs]
+        constvars = [self.const_vars[id(c)] for c in self.consts]
+        return ClosedJaxpr(Jaxpr(constvars, invars, outvars, self.eqns), self.consts)
+
+
+def _is_literal(x: Any) -> bool:
+    if dtypes.is_python_scalar(x):
+        return True
+    return isinstance(x, np.generic) or (type(x) is np.ndarray and x.ndim == 0)
+
+
+def trace_to_jaxpr(f: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray],
+                   name: str = "function", purpose: str = "jit") -> ClosedJaxpr:
+    """Stage out `f` (a function of flat arrays returning a flat list) at `in_avals`.
+
+    Constants the function closes over become constvars; if some are tracers of
+    an enclosing transformation they stay in ``consts`` (see
+    :func:`hoist_tracer_consts`).
+    """
+    trace = JaxprTrace(core_trace.get_current_trace(), stage_all=True, name=name,
+                       purpose=purpose)
+    in_tracers = [trace.new_arg(a) for a in in_avals]
+    with core_trace.new_trace(trace):
+        outs = f(*in_tracers)
+    return trace.to_jaxpr(in_tracers, outs)
+
+
+def hoist_tracer_consts(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any]]:
+    """Turn constvars bound to tracers into leading invars; returns the new jaxpr
+    and the tracers to pass as its first arguments."""
+    jaxpr = closed.jaxpr
+    is_tracer = [isinstance(c, Tracer) for c in closed.consts]
+    if not any(is_tracer):
+        return closed, []
+    keep = [(v, c) for v, c, t in zip(jaxpr.constvars, closed.consts, is_tracer) if not t]
+    hoisted = [(v, c) for v, c, t in zip(jaxpr.constvars, closed.consts, is_tracer) if t]
+    new = Jaxpr([v for v, _ in keep], [v for v, _ in hoisted] + jaxpr.invars,
+                jaxpr.outvars, jaxpr.eqns)
+    return ClosedJaxpr(new, [c for _, c in keep]), [c for _, c in hoisted]
+
+
+def make_jaxpr(fun: Callable[..., Any], static_argnums: int | Sequence[int] = ()
+               ) -> Callable[..., ClosedJaxpr]:
+    """``make_jaxpr(f)(*args)``: the jaxpr `f` stages out for arguments like `args`."""
+    from functrans.transforms.api_util import FlatFun, flatten_args, fun_name
+    from functrans.transforms.jit import partial_static
+
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    def make(*args: Any, **kwargs: Any) -> ClosedJaxpr:
+        f, dyn_args = partial_static(fun, args, static)
+        flat, in_tree = flatten_args(dyn_args, kwargs, f"make_jaxpr of {fun_name(fun)}")
+        flat_fun = FlatFun(f, in_tree, fun_name(fun))
+        closed = trace_to_jaxpr(flat_fun, [get_aval(x) for x in flat], fun_name(fun),
+                                "make_jaxpr")
+        return closed
+
+    make.__name__ = f"make_jaxpr({fun_name(fun)})"
+    return make

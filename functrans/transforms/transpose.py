@@ -1,0 +1,114 @@
+"""Transposition of linear jaxprs: the backward pass of reverse mode.
+
+Walks the equations from last to first, applying each linear primitive's
+``transpose`` rule to the cotangent of its output and accumulating the
+cotangents of its linear inputs (``add_any`` for fan-out). A cotangent is
+popped from the environment when it is consumed, so memory is released as the
+walk proceeds; the walk is a loop, so depth is unlimited.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from functrans.core.ir import ClosedJaxpr, Jaxpr, Literal, Var
+from functrans.core.primitive import missing_transformation_error
+from functrans.core.zeros import UndefinedPrimal, Zero, add_tangents, instantiate_zeros
+
+
+def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
+                  cotangents_out: Sequence[Any]) -> list[Any]:
+    """Cotangents of the linear inputs of `jaxpr`.
+
+    `args` holds an ``UndefinedPrimal`` for each linear input and a value for
+    each other input; `cotangents_out` one cotangent (or ``Zero``) per output.
+    Returns one cotangent per input: ``Zero`` for non-linear inputs and for
+    linear inputs nothing flowed to.
+    """
+    primal_env: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
+    linear: set[Var] = set()
+    for v, a in zip(jaxpr.invars, args):
+        if type(a) is UndefinedPrimal:
+            linear.add(v)
+        else:
+            primal_env[v] = a
+
+    # Forward: evaluate what does not depend on linear inputs (residual
+    # computations inside nested jaxprs); collect the linear equations.
+    linear_eqns = []
+    for eqn in jaxpr.eqns:
+        if any(type(v) is Var and v in linear for v in eqn.invars):
+            linear.update(eqn.outvars)
+            linear_eqns.append(eqn)
+        else:
+            invals = [v.val if type(v) is Literal else primal_env[v] for v in eqn.invars]
+            out = eqn.primitive.bind(*invals, **eqn.params)
+            outs = out if eqn.primitive.multiple_results else (out,)
+            primal_env.update(zip(eqn.outvars, outs))
+
+    ct_env: dict[Var, Any] = {}
+
+    def accumulate(v: Any, ct: Any) -> None:
+        if ct is None or type(ct) is Zero or type(v) is not Var or v not in linear:
+            return
+        prev = ct_env.get(v)
+        ct_env[v] = ct if prev is None else add_tangents(prev, ct)
+
+    for v, ct in zip(jaxpr.outvars, cotangents_out):
+        accumulate(v, ct)
+
+    for eqn in reversed(linear_eqns):
+        prim = eqn.primitive
+        if prim.multiple_results:
+            cts = [ct_env.pop(v, None) for v in eqn.outvars]
+            if all(c is None for c in cts):
+                continue
+            ct: Any = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outvars, cts)]
+        else:
+            ct = ct_env.pop(eqn.outvars[0], None)
+            if ct is None:
+                continue
+        invals = [UndefinedPrimal(v.aval) if type(v) is Var and v in linear
+                  else (v.val if type(v) is Literal else primal_env[v]) for v in eqn.invars]
+        rule = prim.transpose
+        if rule is None:
+            raise missing_transformation_error(prim, "reverse-mode differentiation "
+                                               "(it has no transpose rule, and appeared "
+                                               "in a linear position)")
+        cts_in = rule(ct, *invals, **eqn.params)
+        for v, c in zip(eqn.invars, cts_in):
+            accumulate(v, c)
+
+    return [ct_env.pop(v, Zero(v.aval)) if type(a) is UndefinedPrimal else Zero(v.aval)
+            for v, a in zip(jaxpr.invars, args)]
+
+
+_transpose_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def transpose_jaxpr(closed: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
+    """A jaxpr mapping (non-linear inputs, output cotangents) to the cotangents
+    of the `linear` inputs (zeros instantiated). Used by the transpose rules of
+    higher-order primitives such as jit."""
+    key = tuple(linear)
+    cache = _transpose_cache.setdefault(closed, {})
+    if key in cache:
+        return cache[key]
+    from functrans.transforms.staging import trace_to_jaxpr
+
+    in_avals = closed.in_avals
+    nonlin_avals = [a for a, lin in zip(in_avals, linear) if not lin]
+    ct_avals = [a.to_tangent_aval() for a in closed.out_avals]
+    n_nonlin = len(nonlin_avals)
+
+    def transposed(*args: Any) -> list[Any]:
+        nonlin, cts = iter(args[:n_nonlin]), args[n_nonlin:]
+        full = [UndefinedPrimal(a) if lin else next(nonlin) for a, lin in zip(in_avals, linear)]
+        cts_in = backward_pass(closed.jaxpr, closed.consts, full, cts)
+        return [instantiate_zeros(c) for c, lin in zip(cts_in, linear) if lin]
+
+    cache[key] = trace_to_jaxpr(transposed, nonlin_avals + ct_avals, "transpose",
+                                "transpose")
+    return cache[key]

@@ -1,0 +1,232 @@
+"""Vectorising map: run a function on a batch by rewriting each primitive to
+operate on a batched operand (its ``batch`` rule), never by looping."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from functrans.core import trace as core_trace
+from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.ir import ClosedJaxpr, eval_jaxpr
+from functrans.core.primitive import missing_transformation_error
+from functrans.core.trace import Trace, Tracer, check_alive
+from functrans.transforms.api_util import FlatFun, check_leaf, fun_name
+from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
+
+_current = core_trace._current_trace
+
+
+class BatchTracer(Tracer):
+    """A batch of values stacked along axis `bdim` of `val`."""
+
+    __slots__ = ("val", "bdim")
+
+    def __init__(self, trace: BatchTrace, val: Any, bdim: int):
+        self._trace = trace
+        self.val = val
+        self.bdim = bdim
+
+    @property
+    def aval(self) -> ShapedArray:
+        aval = get_aval(self.val)
+        shape = aval.shape[:self.bdim] + aval.shape[self.bdim + 1:]
+        return ShapedArray(shape, aval.dtype)
+
+    def _trace_context(self) -> str:
+        return ("The value is batched by vmap: it holds a different value per batch "
+                "element, so it has no single Python value.\n")
+
+
+class BatchTrace(Trace):
+    def __init__(self, parent: Trace, axis_size: int):
+        self.parent = parent
+        self.axis_size = axis_size
+
+    def describe(self) -> str:
+        return "vmap"
+
+    def to_val_dim(self, x: Any) -> tuple[Any, int | None]:
+        if isinstance(x, Tracer):
+            if x._trace is self:
+                return x.val, x.bdim
+            check_alive(x, "inside a vmapped function")
+        return x, None
+
+    def process_primitive(self, primitive, args, params):
+        vals, dims = [], []
+        batched = False
+        for x in args:
+            v, d = self.to_val_dim(x)
+            vals.append(v)
+            dims.append(d)
+            batched = batched or d is not None
+        if not batched:
+            return self.parent.process_primitive(primitive, tuple(vals), params)
+        rule = primitive.batch
+        if rule is None:
+            raise missing_transformation_error(primitive, "batching (vmap)")
+        token = _current.set(self.parent)
+        try:
+            out, out_dim = rule(vals, dims, **params)
+        finally:
+            _current.reset(token)
+        if primitive.multiple_results:
+            return [self.wrap(o, d) for o, d in zip(out, out_dim)]
+        return self.wrap(out, out_dim)
+
+    def wrap(self, val: Any, dim: int | None) -> Any:
+        return val if dim is None else BatchTracer(self, val, dim)
+
+
+def vmap_flat(f: Callable[..., Sequence[Any]], args: Sequence[Any],
+              in_dims: Sequence[int | None],
+              out_dims: Sequence[int | None] | Callable[[], Sequence[int | None]] | None,
+              axis_size: int) -> tuple[list[Any], list[int | None]]:
+    """Batch `f` over flat `args`; outputs moved to `out_dims` (or left where the
+    rules put them when `out_dims` is None, returning those dims). `out_dims`
+    may be a callable, called once `f` has run (when it depends on the output
+    structure)."""
+    from functrans.primitives.rules import move_bdim
+
+    parent = core_trace.get_current_trace()
+    trace = BatchTrace(parent, axis_size)
+    tracers = [trace.wrap(x, d) for x, d in zip(args, in_dims)]
+    with core_trace.new_trace(trace):
+        outs = f(*tracers)
+    vals_dims = [trace.to_val_dim(o) for o in outs]
+    if callable(out_dims):
+        out_dims = out_dims()
+    if out_dims is None:
+        return [v for v, _ in vals_dims], [d for _, d in vals_dims]
+    results = []
+    for (v, d), od in zip(vals_dims, out_dims):
+        if od is None:
+            if d is not None:
+                raise ValueError("vmap has out_axes=None for an output that depends on the "
+                                 "mapped inputs (it differs across the batch); give it an "
+                                 "integer out_axes")
+            results.append(v)
+        else:
+            ndim = get_aval(v).ndim + (1 if d is None else 0)
+            results.append(move_bdim(v, d, od % ndim, axis_size))
+    return results, list(out_dims)
+
+
+def _flat_axes(spec: Any, tree: PyTreeDef, what: str, fname: str) -> list[int | None]:
+    """Broadcast the prefix tree `spec` of axes over the structure `tree`."""
+    dummy = tree_unflatten(tree, [0] * tree.num_leaves)
+    try:
+        prefix_leaves = _flatten_up_to_prefix(spec, dummy)
+    except ValueError as e:
+        raise ValueError(f"vmap of {fname}: the {what} specification {spec!r} must be a "
+                         f"tree prefix of the structure {tree}: {e}") from None
+    for ax in prefix_leaves:
+        if ax is not None and not isinstance(ax, int):
+            raise TypeError(f"vmap of {fname}: {what} must be ints or None, got {ax!r}")
+    return prefix_leaves
+
+
+def _flatten_up_to_prefix(spec: Any, tree: Any) -> list[Any]:
+    """Each leaf of `spec` is repeated for every leaf of the matching subtree of `tree`."""
+    from functrans.tree_util import _node_type
+
+    if spec is None or isinstance(spec, int):
+        return [spec] * len(tree_flatten(tree)[0])
+    node = _node_type(spec)
+    tnode = _node_type(tree)
+    if node is None or tnode is None or type(spec) is not type(tree):
+        raise ValueError(f"{type(spec).__name__} does not match {type(tree).__name__}")
+    s_children, s_aux = node.flatten(spec)
+    t_children, t_aux = tnode.flatten(tree)
+    s_children, t_children = list(s_children), list(t_children)
+    if len(s_children) != len(t_children) or (isinstance(spec, dict) and s_aux != t_aux):
+        raise ValueError(f"{len(s_children)} entries against {len(t_children)}")
+    out: list[Any] = []
+    for s, t in zip(s_children, t_children):
+        out.extend(_flatten_up_to_prefix(s, t))
+    return out
+
+
+def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
+         axis_size: int | None = None) -> Callable[..., Any]:
+    """Vectorise `fun` over a leading (or `in_axes`) batch axis, as ``jax.vmap``."""
+    name = fun_name(fun)
+    if isinstance(in_axes, list) and not isinstance(in_axes, tuple):
+        in_axes = tuple(in_axes)
+
+    def batched(*args: Any, **kwargs: Any) -> Any:
+        flat, in_tree = tree_flatten((args, kwargs))
+        for x in flat:
+            check_leaf(x, f"vmap of {name}", "an argument")
+        spec = in_axes
+        if isinstance(spec, tuple) and len(spec) != len(args):
+            raise ValueError(f"vmap of {name}: in_axes has {len(spec)} entries but the "
+                             f"function was called with {len(args)} positional arguments")
+        axes = _flat_axes((spec, 0), in_tree, "in_axes", name)
+        dims = []
+        size = axis_size
+        for x, ax in zip(flat, axes):
+            if ax is None:
+                dims.append(None)
+                continue
+            shape = get_aval(x).shape
+            if not -len(shape) <= ax < max(len(shape), 1):
+                raise ValueError(f"vmap of {name}: in_axes={ax} is out of range for an "
+                                 f"argument of shape {shape}")
+            ax %= len(shape)
+            if size is None:
+                size = shape[ax]
+            elif shape[ax] != size:
+                raise ValueError(f"vmap of {name}: mapped axes have different sizes: an "
+                                 f"argument of shape {shape} has size {shape[ax]} along "
+                                 f"axis {ax}, expected {size}")
+            dims.append(ax)
+        if size is None:
+            raise ValueError(f"vmap of {name}: no argument is mapped (all in_axes are None) "
+                             "and axis_size was not given")
+        flat_fun = FlatFun(fun, in_tree, name)
+
+        def flat_out_axes() -> list[int | None]:
+            return _flat_axes(out_axes, flat_fun.out_tree, "out_axes", name)
+
+        outs, _ = vmap_flat(flat_fun, flat, dims, flat_out_axes, size)
+        return tree_unflatten(flat_fun.out_tree, outs)
+
+    batched.__name__ = f"vmap({name})"
+    batched.__wrapped__ = fun  # type: ignore[attr-defined]
+    return batched
+
+
+def batch_jaxpr(closed: ClosedJaxpr, dims: Sequence[int | None], axis_size: int
+                ) -> tuple[ClosedJaxpr, list[int | None]]:
+    """Batched version of `closed`; returns it and its outputs' batch dims."""
+    key = (tuple(dims), axis_size)
+    cache = _batch_cache.setdefault(closed, {})
+    if key in cache:
+        return cache[key]
+    from functrans.transforms.staging import trace_to_jaxpr
+
+    in_avals = []
+    for a, d in zip(closed.in_avals, dims):
+        if d is None:
+            in_avals.append(a)
+        else:
+            shape = list(a.shape)
+            shape.insert(d, axis_size)
+            in_avals.append(ShapedArray(tuple(shape), a.dtype))
+    out_dims: list[int | None] = []
+
+    def f(*args: Any) -> list[Any]:
+        outs, od = vmap_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
+                             args, dims, None, axis_size)
+        out_dims[:] = od
+        return outs
+
+    jaxpr = trace_to_jaxpr(f, in_avals, "vmap", "vmap")
+    cache[key] = (jaxpr, list(out_dims))
+    return cache[key]
+
+
+_batch_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
