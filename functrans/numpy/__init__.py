@@ -1,0 +1,1 @@
+"""``functrans.numpy``: the ``jax.numpy`` API over functrans primitives."""
