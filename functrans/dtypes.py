@@ -21,9 +21,16 @@ float0 = np.dtype([("float0", np.void, 0)])
 _python_scalar_types = (bool, int, float, complex)
 
 
+_is_float_cache: dict[np.dtype, bool] = {}
+
+
 def is_float(dtype: np.dtype) -> bool:
     """True for the dtypes that carry derivatives (real or complex floating)."""
-    return np.issubdtype(dtype, np.inexact)
+    try:
+        return _is_float_cache[dtype]
+    except (KeyError, TypeError):
+        result = _is_float_cache[np.dtype(dtype)] = np.issubdtype(dtype, np.inexact)
+        return result
 
 
 def is_python_scalar(x: object) -> bool:

@@ -98,8 +98,11 @@ class PyTreeDef:
         self.node_type = node_type
         self.node_data = node_data
         self.children = children
-        self.num_leaves = 1 if node_type is None else sum(c.num_leaves for c in children)
-        self._hash = hash((node_type, node_data, children))
+        n = 0
+        for c in children:
+            n += c.num_leaves
+        self.num_leaves = 1 if node_type is None else n
+        self._hash: int | None = None
 
     @property
     def num_nodes(self) -> int:
@@ -109,11 +112,14 @@ class PyTreeDef:
         return tree_unflatten(self, leaves)
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, PyTreeDef) and self._hash == other._hash
-                and self.node_type is other.node_type and self.node_data == other.node_data
-                and self.children == other.children)
+        return self is other or (
+            isinstance(other, PyTreeDef) and self.node_type is other.node_type
+            and self.num_leaves == other.num_leaves and self.node_data == other.node_data
+            and self.children == other.children)
 
     def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash((self.node_type, self.node_data, self.children))
         return self._hash
 
     def __repr__(self) -> str:
@@ -149,7 +155,9 @@ def _flatten(x: Any, leaves: list[Any], is_leaf: Callable[[Any], bool] | None) -
     if is_leaf is not None and is_leaf(x):
         leaves.append(x)
         return _LEAF
-    node = _node_type(x)
+    node = _registry.get(type(x))
+    if node is None and isinstance(x, tuple):
+        node = _node_type(x)
     if node is None:
         leaves.append(x)
         return _LEAF

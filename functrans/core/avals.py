@@ -21,8 +21,8 @@ class ShapedArray:
     array_abstraction_level = 1
 
     def __init__(self, shape: tuple[int, ...], dtype: Any, weak_type: bool = False):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
+        self.shape = shape if type(shape) is tuple else tuple(shape)
+        self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
         self.weak_type = weak_type
 
     @property
@@ -43,6 +43,8 @@ class ShapedArray:
         return ShapedArray(self.shape, self.dtype) if self.weak_type else self
 
     def to_tangent_aval(self) -> ShapedArray:
+        if dtypes.is_float(self.dtype) and not self.weak_type:
+            return self
         return ShapedArray(self.shape, dtypes.tangent_dtype(self.dtype))
 
     def str_short(self) -> str:
@@ -62,17 +64,21 @@ class ShapedArray:
 
 def get_aval(x: Any) -> ShapedArray:
     """The aval of a concrete value (array, NumPy scalar, Python scalar) or a tracer."""
+    t = type(x)
+    if t is np.ndarray or isinstance(x, np.generic):
+        return ShapedArray(x.shape, x.dtype)
     aval = getattr(x, "aval", None)
     if aval is not None:
         return aval
-    if type(x) is np.ndarray or isinstance(x, np.generic):
-        return ShapedArray(x.shape, x.dtype)
-    if dtypes.is_python_scalar(x):
+    if t in _python_scalar_types:
         return ShapedArray((), np.asarray(x).dtype, weak_type=True)
     if isinstance(x, np.ndarray):
         return ShapedArray(x.shape, x.dtype)
     raise TypeError(f"Value {x!r} of type {type(x).__name__} is not a valid functrans "
                     "type: expected a NumPy array, a NumPy scalar or a Python scalar.")
+
+
+_python_scalar_types = (bool, int, float, complex)
 
 
 def is_array_like(x: Any) -> bool:

@@ -45,11 +45,13 @@ def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
     """
     def jvp(primals, tangents, **params):
         out = prim.bind(*primals, **params)
-        tangent_out: Any = Zero(get_aval(out).to_tangent_aval())
+        tangent_out: Any = None
         for rule, t in zip(rules, tangents):
             if rule is not None and type(t) is not Zero:
-                tangent_out = add_tangents(tangent_out, rule(t, *primals, **params))
-        return out, tangent_out
+                contribution = rule(t, *primals, **params)
+                tangent_out = (contribution if tangent_out is None
+                               else add_tangents(tangent_out, contribution))
+        return out, _zero_like_output(out) if tangent_out is None else tangent_out
     prim.jvp = jvp
 
 
@@ -57,11 +59,13 @@ def defjvp2(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
     """Like defjvp, but each rule also gets the output: ``rule(t, out, *primals)``."""
     def jvp(primals, tangents, **params):
         out = prim.bind(*primals, **params)
-        tangent_out: Any = Zero(get_aval(out).to_tangent_aval())
+        tangent_out: Any = None
         for rule, t in zip(rules, tangents):
             if rule is not None and type(t) is not Zero:
-                tangent_out = add_tangents(tangent_out, rule(t, out, *primals, **params))
-        return out, tangent_out
+                contribution = rule(t, out, *primals, **params)
+                tangent_out = (contribution if tangent_out is None
+                               else add_tangents(tangent_out, contribution))
+        return out, _zero_like_output(out) if tangent_out is None else tangent_out
     prim.jvp = jvp
 
 

@@ -24,7 +24,8 @@ def _transpose_linear(linear: LinearFunction, cts_out: Sequence[Any]) -> list[An
     nz_in_avals = [a for a, nz in zip(linear.in_avals, linear.in_nonzero) if nz]
     nz_cts = [ct for ct, nz in zip(cts_out, linear.out_nonzero) if nz]
     cts_in = iter(backward_pass(linear.jaxpr.jaxpr, linear.jaxpr.consts,
-                                [UndefinedPrimal(a) for a in nz_in_avals], nz_cts))
+                                [UndefinedPrimal(a) for a in nz_in_avals], nz_cts,
+                                all_linear=True))
     return [next(cts_in) if nz else Zero(a)
             for a, nz in zip(linear.in_avals, linear.in_nonzero)]
 
@@ -118,20 +119,30 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
                    ) -> Callable[..., Any]:
     """``f -> (x -> (f(x), ∇f(x)))`` for scalar-valued `f`, as ``jax.value_and_grad``."""
     name = fun_name(fun)
+    aux_fun = _aux_fun(fun, has_aux)
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
         nums = normalize_argnums(argnums, len(args), f"grad of {name}")
-        f_partial, dyn = split_argnums(fun, args, nums, kwargs)
-        for i, x in zip(nums, dyn):
-            _check_input_dtypes(x, i, name, allow_int)
+        f_partial, dyn = split_argnums(aux_fun, args, nums, kwargs)
+        flat, in_tree = flatten_args(dyn, None, f"grad of {name}")
+        for leaf in flat:
+            if not (allow_int or dtypes.is_float(get_aval(leaf).dtype)):
+                _raise_int_input(dyn, nums, name)
+        flat_fun = FlatFun(f_partial, in_tree, name)
+        out_primals, linear = linearize_flat(flat_fun, flat)
+        out_tree = flat_fun.out_tree
+        aux = None
         if has_aux:
-            out, f_vjp, aux = vjp(f_partial, *dyn, has_aux=True)
-        else:
-            out, f_vjp = vjp(f_partial, *dyn)
-        aval = _check_scalar_output(out, name)
-        grads = f_vjp(np.ones((), aval.dtype))
+            out, aux = tree_unflatten(out_tree, out_primals)
+            out_primals, out_tree = tree_flatten(out)
+            linear = _drop_aux_outputs(linear, len(out_primals))
+        aval = _check_scalar_output(out_primals, out_tree, name)
+        cts = _transpose_linear(linear, [np.ones((), aval.dtype)])
+        grads, _ = tree_unflatten(in_tree, [_instantiate_like(ct, get_aval(p))
+                                            for ct, p in zip(cts, flat)])
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
-        return ((out, aux), g) if has_aux else (out, g)
+        value = out_primals[0]
+        return ((value, aux), g) if has_aux else (value, g)
 
     value_and_grad_f.__name__ = f"value_and_grad({name})"
     value_and_grad_f.__wrapped__ = fun  # type: ignore[attr-defined]
@@ -153,21 +164,19 @@ def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: boo
     return grad_f
 
 
-def _check_input_dtypes(x: Any, argnum: int, name: str, allow_int: bool) -> None:
-    leaves, _ = tree_flatten(x)
-    for leaf in leaves:
-        aval = get_aval(leaf)
-        if dtypes.is_float(aval.dtype) or allow_int:
-            continue
-        raise TypeError(
-            f"grad of {name} requires real- or complex-valued inputs (a floating dtype), but "
-            f"argument {argnum} has dtype {aval.dtype} (shape {aval.shape}). Pass a float "
-            "array (e.g. x.astype(float)), or use vjp, or grad(..., allow_int=True) to get "
-            "float0 zeros for integer inputs.")
+def _raise_int_input(dyn: tuple, argnums: tuple[int, ...], name: str) -> None:
+    for i, x in zip(argnums, dyn):
+        for leaf in tree_flatten(x)[0]:
+            aval = get_aval(leaf)
+            if not dtypes.is_float(aval.dtype):
+                raise TypeError(
+                    f"grad of {name} requires real- or complex-valued inputs (a floating "
+                    f"dtype), but argument {i} has dtype {aval.dtype} (shape {aval.shape}). "
+                    "Pass a float array (e.g. x.astype(float)), or use vjp, or "
+                    "grad(..., allow_int=True) to get float0 zeros for integer inputs.")
 
 
-def _check_scalar_output(out: Any, name: str) -> ShapedArray:
-    leaves, tree = tree_flatten(out)
+def _check_scalar_output(leaves: list[Any], tree: PyTreeDef, name: str) -> ShapedArray:
     if len(leaves) != 1:
         raise TypeError(f"grad of {name} requires a scalar output, but the function returned "
                         f"a pytree {tree} with {len(leaves)} leaves. Use vjp or jacrev for "

@@ -138,11 +138,12 @@ def linearize_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
     it = iter(tangents_in)
     in_tracers = [LinearizeTracer(trace, p, next(it)) if nz else p
                   for p, nz in zip(primals, in_nonzero)]
+    token = _current.set(trace)
     try:
-        with core_trace.new_trace(trace):
-            outs = f(*in_tracers)
+        outs = f(*in_tracers)
     finally:
-        tangent_trace.alive = False
+        _current.reset(token)
+        trace.alive = tangent_trace.alive = False
     out_primals, out_tangents = [], []
     for o in outs:
         p, t = trace.to_primal_tangent(o)

@@ -64,6 +64,12 @@ class JaxprTrace(Trace):
     def get_atom(self, x: Any) -> Var | Literal:
         if type(x) is StagedTracer and x._trace is self:
             return x.var
+        if type(x) is np.ndarray and x.ndim:  # the common constant: a residual array
+            var = self.const_vars.get(id(x))
+            if var is None:
+                var = self.const_vars[id(x)] = Var(ShapedArray(x.shape, x.dtype))
+                self.consts.append(x)
+            return var
         if isinstance(x, Tracer):
             self._check_foreign(x)
         elif _is_literal(x):
@@ -94,7 +100,8 @@ class JaxprTrace(Trace):
 
     def stage(self, primitive, args: Sequence[Any], params: dict,
               out_avals: Any = None) -> Any:
-        invars = [self.get_atom(x) for x in args]
+        invars = [x.var if type(x) is StagedTracer and x._trace is self else self.get_atom(x)
+                  for x in args]
         if out_avals is None:
             out_avals = primitive.abstract_eval(*[v.aval for v in invars], **params)
         if primitive.multiple_results:

@@ -19,13 +19,15 @@ from functrans.core.zeros import UndefinedPrimal, Zero, add_tangents, instantiat
 
 
 def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
-                  cotangents_out: Sequence[Any]) -> list[Any]:
+                  cotangents_out: Sequence[Any], all_linear: bool = False) -> list[Any]:
     """Cotangents of the linear inputs of `jaxpr`.
 
     `args` holds an ``UndefinedPrimal`` for each linear input and a value for
     each other input; `cotangents_out` one cotangent (or ``Zero``) per output.
     Returns one cotangent per input: ``Zero`` for non-linear inputs and for
-    linear inputs nothing flowed to.
+    linear inputs nothing flowed to. ``all_linear`` promises that every
+    equation has a linear input (true of the jaxprs linearize records), which
+    skips the forward scan.
     """
     primal_env: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
     linear: set[Var] = set()
@@ -37,8 +39,8 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
 
     # Forward: evaluate what does not depend on linear inputs (residual
     # computations inside nested jaxprs); collect the linear equations.
-    linear_eqns = []
-    for eqn in jaxpr.eqns:
+    linear_eqns = jaxpr.eqns if all_linear else []
+    for eqn in () if all_linear else jaxpr.eqns:
         if any(type(v) is Var and v in linear for v in eqn.invars):
             linear.update(eqn.outvars)
             linear_eqns.append(eqn)
@@ -49,9 +51,15 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
             primal_env.update(zip(eqn.outvars, outs))
 
     ct_env: dict[Var, Any] = {}
+    if all_linear:  # linear = every variable that is not a constant
+        def is_linear(v: Any) -> bool:
+            return type(v) is Var and v not in primal_env
+    else:
+        def is_linear(v: Any) -> bool:
+            return type(v) is Var and v in linear
 
     def accumulate(v: Any, ct: Any) -> None:
-        if ct is None or type(ct) is Zero or type(v) is not Var or v not in linear:
+        if ct is None or type(ct) is Zero or not is_linear(v):
             return
         prev = ct_env.get(v)
         ct_env[v] = ct if prev is None else add_tangents(prev, ct)
@@ -70,8 +78,13 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
             ct = ct_env.pop(eqn.outvars[0], None)
             if ct is None:
                 continue
-        invals = [UndefinedPrimal(v.aval) if type(v) is Var and v in linear
-                  else (v.val if type(v) is Literal else primal_env[v]) for v in eqn.invars]
+        invals = []
+        for v in eqn.invars:
+            if type(v) is Literal:
+                invals.append(v.val)
+            else:
+                val = primal_env.get(v, _UNDEFINED)
+                invals.append(UndefinedPrimal(v.aval) if val is _UNDEFINED else val)
         rule = prim.transpose
         if rule is None:
             raise missing_transformation_error(prim, "reverse-mode differentiation "
@@ -81,8 +94,16 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
         for v, c in zip(eqn.invars, cts_in):
             accumulate(v, c)
 
-    return [ct_env.pop(v, Zero(v.aval)) if type(a) is UndefinedPrimal else Zero(v.aval)
+    return [_pop_or_zero(ct_env, v) if type(a) is UndefinedPrimal else Zero(v.aval)
             for v, a in zip(jaxpr.invars, args)]
+
+
+_UNDEFINED = object()
+
+
+def _pop_or_zero(env: dict[Var, Any], v: Var) -> Any:
+    ct = env.pop(v, None)
+    return Zero(v.aval) if ct is None else ct
 
 
 _transpose_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
