@@ -7,6 +7,7 @@
 """
 
 from functrans import tree_util
+from functrans.config import config
 from functrans.core.ir import ClosedJaxpr, Jaxpr
 from functrans.core.trace import Tracer
 from functrans.dtypes import float0
@@ -28,6 +29,6 @@ __version__ = "0.1.0"
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "linear_transpose", "jit",
            "vmap", "jacfwd", "jacrev", "jacobian", "hessian", "make_jaxpr", "stop_gradient",
-           "tree_util", "lax", "numpy", "Tracer", "Jaxpr", "ClosedJaxpr", "float0",
+           "tree_util", "config", "lax", "numpy", "Tracer", "Jaxpr", "ClosedJaxpr", "float0",
            "ConcretizationTypeError", "TracerArrayConversionError", "TracerBoolConversionError",
            "TracerIntegerConversionError", "UnexpectedTracerError"]

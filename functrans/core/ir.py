@@ -243,7 +243,7 @@ def _pp_binder(v: Var, name: _Namer) -> str:
 def _pp_param(value: Any, name: _Namer, indent: int) -> str:
     if isinstance(value, (ClosedJaxpr, Jaxpr)):
         jaxpr = value.jaxpr if isinstance(value, ClosedJaxpr) else value
-        return _pp_jaxpr_lines(jaxpr, name, indent + 2).lstrip()
+        return _pp_jaxpr_lines(jaxpr, name, indent).lstrip()
     if isinstance(value, np.dtype):
         return str(value)
     if isinstance(value, type) and issubclass(value, np.generic):

@@ -57,6 +57,9 @@ class VJPFunction:
     def _check_ct(self, ct: Any, primal_aval: ShapedArray, i: int) -> Any:
         if type(ct) is Zero:
             return ct
+        if dtypes.is_python_scalar(ct):
+            ct = np.asarray(ct, primal_aval.dtype if dtypes.is_float(primal_aval.dtype)
+                            else None)
         ct_aval = get_aval(ct)
         expected = primal_aval.to_tangent_aval()
         if ct_aval.shape != expected.shape:

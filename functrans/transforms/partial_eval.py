@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var
+from functrans.config import config
+from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, typecheck_jaxpr
 
 
 def partial_eval_jaxpr(closed: ClosedJaxpr, in_unknowns: Sequence[bool]
@@ -58,6 +59,9 @@ def partial_eval_jaxpr(closed: ClosedJaxpr, in_unknowns: Sequence[bool]
     unknown_invars = [v for v, u in zip(jaxpr.invars, in_unknowns) if u]
     unknown_outs = [v for v, u in zip(jaxpr.outvars, out_unknowns) if u]
     unknown_jaxpr = Jaxpr([], residuals + unknown_invars, unknown_outs, unknown_eqns)
+    if config.check_jaxprs:
+        typecheck_jaxpr(known)
+        typecheck_jaxpr(unknown_jaxpr)
     return (ClosedJaxpr(dce_jaxpr(known), closed.consts), ClosedJaxpr(unknown_jaxpr, []),
             out_unknowns, len(residuals))
 

@@ -21,7 +21,8 @@ import numpy as np
 from functrans import dtypes, errors
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
-from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
+from functrans.config import config
+from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, typecheck_jaxpr
 from functrans.core.trace import Trace, Tracer
 
 
@@ -117,7 +118,10 @@ class JaxprTrace(Trace):
         invars = [t.var for t in in_tracers]
         outvars = [self.get_atom(o) for o in outs]
         constvars = [self.const_vars[id(c)] for c in self.consts]
-        return ClosedJaxpr(Jaxpr(constvars, invars, outvars, self.eqns), self.consts)
+        jaxpr = Jaxpr(constvars, invars, outvars, self.eqns)
+        if config.check_jaxprs:
+            typecheck_jaxpr(jaxpr)
+        return ClosedJaxpr(jaxpr, self.consts)
 
 
 def _is_literal(x: Any) -> bool:
