@@ -8,3 +8,5 @@ from functrans.primitives.elementwise import *  # noqa: F401,F403
 from functrans.primitives.reductions import *  # noqa: F401,F403
 from functrans.primitives.structural import *  # noqa: F401,F403
 from functrans.primitives.indexing import *  # noqa: F401,F403
+from functrans.primitives.products import *  # noqa: F401,F403
+from functrans.primitives.sort import *  # noqa: F401,F403
