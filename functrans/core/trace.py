@@ -49,6 +49,12 @@ class Trace:
         return type(self).__name__
 
 
+# NumPy floating-point warnings: transformations evaluate both sides of
+# selects inside derivative rules (log(x) where x may be 0, then masked), so
+# they run with NumPy's warnings silenced, as JAX never warns. Plain eager
+# calls of functrans.numpy outside any transformation warn as NumPy does.
+
+
 class EvalTrace(Trace):
     """Runs primitives with their NumPy implementations."""
 

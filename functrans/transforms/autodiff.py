@@ -23,9 +23,10 @@ def _transpose_linear(linear: LinearFunction, cts_out: Sequence[Any]) -> list[An
     """Cotangents of the inputs of a LinearFunction (Zero where none flows)."""
     nz_in_avals = [a for a, nz in zip(linear.in_avals, linear.in_nonzero) if nz]
     nz_cts = [ct for ct, nz in zip(cts_out, linear.out_nonzero) if nz]
-    cts_in = iter(backward_pass(linear.jaxpr.jaxpr, linear.jaxpr.consts,
-                                [UndefinedPrimal(a) for a in nz_in_avals], nz_cts,
-                                all_linear=True))
+    with np.errstate(all="ignore"):
+        cts_in = iter(backward_pass(linear.jaxpr.jaxpr, linear.jaxpr.consts,
+                                    [UndefinedPrimal(a) for a in nz_in_avals], nz_cts,
+                                    all_linear=True))
     return [next(cts_in) if nz else Zero(a)
             for a, nz in zip(linear.in_avals, linear.in_nonzero)]
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
+import numpy as np
+
 from functrans.core import trace as core_trace
 from functrans.core.avals import get_aval
 from functrans.core.ir import ClosedJaxpr, JaxprEqn, Literal, Var
@@ -48,7 +50,8 @@ def run_jaxpr(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
 def _jit_impl(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
     token = _current.set(core_trace.eval_trace)  # nested primitives evaluate
     try:
-        return run_jaxpr(jaxpr, args)
+        with np.errstate(all="ignore"):
+            return run_jaxpr(jaxpr, args)
     finally:
         _current.reset(token)
 

@@ -94,7 +94,7 @@ def jvp_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any],
     """JVP of a function of flat arrays; tangents may be symbolic Zeros."""
     trace = JVPTrace(core_trace.get_current_trace())
     in_tracers = [trace.wrap(p, t) for p, t in zip(primals, tangents)]
-    with core_trace.new_trace(trace):
+    with core_trace.new_trace(trace), np.errstate(all="ignore"):
         outs = f(*in_tracers)
     out_primals, out_tangents = [], []
     for o in outs:

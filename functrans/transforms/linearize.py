@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from functrans import dtypes
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
@@ -140,7 +142,8 @@ def linearize_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
                   for p, nz in zip(primals, in_nonzero)]
     token = _current.set(trace)
     try:
-        outs = f(*in_tracers)
+        with np.errstate(all="ignore"):  # see the note above EvalTrace
+            outs = f(*in_tracers)
     finally:
         _current.reset(token)
         trace.alive = tangent_trace.alive = False

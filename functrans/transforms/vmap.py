@@ -7,6 +7,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, eval_jaxpr
@@ -93,7 +95,7 @@ def vmap_flat(f: Callable[..., Sequence[Any]], args: Sequence[Any],
     parent = core_trace.get_current_trace()
     trace = BatchTrace(parent, axis_size)
     tracers = [trace.wrap(x, d) for x, d in zip(args, in_dims)]
-    with core_trace.new_trace(trace):
+    with core_trace.new_trace(trace), np.errstate(all="ignore"):
         outs = f(*tracers)
     vals_dims = [trace.to_val_dim(o) for o in outs]
     if callable(out_dims):
