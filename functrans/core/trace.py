@@ -64,7 +64,27 @@ class EvalTrace(Trace):
                 raise errors.UnexpectedTracerError(
                     a.describe(), f"as an argument of '{primitive.name}' outside any "
                     "transformation")
-        return primitive.impl(*args, **params)
+        try:
+            return primitive.impl(*args, **params)
+        except Exception as numpy_error:
+            # The shape rule explains bad operands better than NumPy does; it only
+            # runs on this failure path, so evaluation pays nothing for it.
+            _raise_shape_rule_error(primitive, args, params, numpy_error)
+            raise
+
+
+def _raise_shape_rule_error(primitive: Any, args: tuple, params: dict,
+                            cause: Exception) -> None:
+    from functrans.core.avals import get_aval
+
+    try:
+        avals = [get_aval(a) for a in args]
+    except TypeError:
+        return
+    try:
+        primitive.abstract_eval(*avals, **params)
+    except (TypeError, ValueError) as rule_error:
+        raise rule_error from cause
 
     def describe(self) -> str:
         return "evaluation"

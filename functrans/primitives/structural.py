@@ -94,9 +94,12 @@ def _scalar_like(value: Any, dtype: np.dtype) -> Any:
 
 def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions):
     x = np.asarray(x)
-    expanded = np.expand_dims(x, tuple(i for i in range(len(shape))
-                                       if i not in broadcast_dimensions))
-    return np.broadcast_to(expanded, shape)
+    if x.ndim != len(shape):
+        expanded = [1] * len(shape)
+        for size, dim in zip(x.shape, broadcast_dimensions):
+            expanded[dim] = size
+        x = x.reshape(expanded)
+    return np.broadcast_to(x, shape)
 
 
 def _broadcast_in_dim_aval(x, *, shape, broadcast_dimensions):
@@ -151,7 +154,6 @@ def broadcast_in_dim(x: Any, shape: Sequence[int], broadcast_dimensions: Sequenc
     aval = get_aval(x)
     if aval.shape == shape and broadcast_dimensions == tuple(range(len(shape))):
         return x
-    _broadcast_in_dim_aval(aval, shape=shape, broadcast_dimensions=broadcast_dimensions)
     return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=broadcast_dimensions)
 
 
@@ -222,10 +224,9 @@ def reshape(x: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | None =
     new_sizes = tuple(int(s) for s in new_sizes)
     if dimensions is not None:
         x = transpose(x, dimensions)
-    aval = get_aval(x)
-    if aval.shape == new_sizes:
+    if get_aval(x).shape == new_sizes:
         return x
-    return bind_checked(reshape_p, x, new_sizes=new_sizes, dimensions=None)
+    return reshape_p.bind(x, new_sizes=new_sizes, dimensions=None)
 
 
 # ------------------------------------------------------------------ transpose
@@ -258,7 +259,7 @@ def transpose(x: Any, permutation: Sequence[int]) -> Any:
     permutation = tuple(int(p) for p in permutation)
     if permutation == tuple(range(len(permutation))) and len(permutation) == get_aval(x).ndim:
         return x
-    return bind_checked(transpose_p, x, permutation=permutation)
+    return transpose_p.bind(x, permutation=permutation)
 
 
 def moveaxis(x: Any, source: int, destination: int) -> Any:
@@ -302,7 +303,7 @@ def squeeze(array: Any, dimensions: Sequence[int]) -> Any:
     dims = tuple(sorted(_normalize_axes(dimensions, get_aval(array).ndim, "squeeze")))
     if not dims:
         return array
-    return bind_checked(squeeze_p, array, dimensions=dims)
+    return squeeze_p.bind(array, dimensions=dims)
 
 
 def _expand_dims_aval(x, *, dimensions):
@@ -332,7 +333,7 @@ def expand_dims(array: Any, dimensions: Sequence[int]) -> Any:
     dims = tuple(sorted(_normalize_axes(dimensions, ndim, "expand_dims")))
     if not dims:
         return array
-    return bind_checked(expand_dims_p, array, dimensions=dims)
+    return expand_dims_p.bind(array, dimensions=dims)
 
 
 # ------------------------------------------------------------------ concatenate
@@ -607,7 +608,7 @@ def rev(operand: Any, dimensions: Sequence[int]) -> Any:
     dims = tuple(sorted(_normalize_axes(dimensions, get_aval(operand).ndim, "rev")))
     if not dims:
         return operand
-    return bind_checked(rev_p, operand, dimensions=dims)
+    return rev_p.bind(operand, dimensions=dims)
 
 
 # ------------------------------------------------------------------ iota
