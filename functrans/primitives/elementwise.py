@@ -439,6 +439,8 @@ def integer_pow(x: Any, y: int) -> Any:
     except TypeError:
         raise TypeError(f"integer_pow: the exponent y must be a Python int, got {y!r} of type "
                         f"{type(y).__name__}; use lax.pow for array exponents") from None
+    if y == 1:
+        return x
     return integer_pow_p.bind(x, y=y)
 
 

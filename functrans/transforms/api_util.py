@@ -33,6 +33,22 @@ def _short_repr(x: Any) -> str:
     return r if len(r) < 60 else r[:57] + "..."
 
 
+def to_output(x: Any) -> Any:
+    """A value as the transformations return it: 0-d arrays become NumPy scalars
+    (as NumPy's own reductions return them) and read-only views (broadcasts) are
+    copied, so results are ordinary, writable NumPy values."""
+    if type(x) is np.ndarray:
+        if x.ndim == 0:
+            return x[()]
+        if not x.flags.writeable:
+            return x.copy()
+    return x
+
+
+def outputs(xs: Any) -> list[Any]:
+    return [to_output(x) for x in xs]
+
+
 class FlatFun:
     """`f` as a function of flat leaves returning flat leaves; records the output tree."""
 

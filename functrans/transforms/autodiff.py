@@ -12,7 +12,7 @@ from functrans import dtypes
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.zeros import UndefinedPrimal, Zero, instantiate_zeros
 from functrans.transforms.api_util import (FlatFun, flatten_args, fun_name, normalize_argnums,
-                                           split_argnums)
+                                           outputs, split_argnums, to_output)
 from functrans.transforms.jvp import _aux_fun
 from functrans.transforms.linearize import LinearFunction, linearize_flat
 from functrans.transforms.transpose import backward_pass
@@ -52,7 +52,7 @@ class VJPFunction:
                                                                        self.out_avals))]
         cts_in = _transpose_linear(self.linear, cts)
         out = [_instantiate_like(ct, a) for ct, a in zip(cts_in, self.primal_avals)]
-        args, _ = tree_unflatten(self.in_tree, out)
+        args, _ = tree_unflatten(self.in_tree, outputs(out))
         return args
 
     def _check_ct(self, ct: Any, primal_aval: ShapedArray, i: int) -> Any:
@@ -100,7 +100,7 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
         linear = _drop_aux_outputs(linear, len(out_primals))
     f_vjp = VJPFunction(linear, in_tree, out_tree, [get_aval(p) for p in flat],
                         [get_aval(p) for p in out_primals], name)
-    out = tree_unflatten(out_tree, out_primals)
+    out = tree_unflatten(out_tree, outputs(out_primals))
     return (out, f_vjp, aux) if has_aux else (out, f_vjp)
 
 
@@ -142,10 +142,10 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
             linear = _drop_aux_outputs(linear, len(out_primals))
         aval = _check_scalar_output(out_primals, out_tree, name)
         cts = _transpose_linear(linear, [np.ones((), aval.dtype)])
-        grads, _ = tree_unflatten(in_tree, [_instantiate_like(ct, get_aval(p))
-                                            for ct, p in zip(cts, flat)])
+        grads, _ = tree_unflatten(in_tree, outputs(_instantiate_like(ct, get_aval(p))
+                                                    for ct, p in zip(cts, flat)))
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
-        value = out_primals[0]
+        value = to_output(out_primals[0])
         return ((value, aux), g) if has_aux else (value, g)
 
     value_and_grad_f.__name__ = f"value_and_grad({name})"
@@ -218,8 +218,8 @@ def linear_transpose(fun: Callable[..., Any], *primals: Any) -> Callable[..., An
             raise TypeError(f"linear_transpose of {name}: cotangent structure {ct_tree} does "
                             f"not match the output structure {out_tree}")
         cts_in = _transpose_linear(linear, flat_ct)
-        args, _ = tree_unflatten(in_tree, [_instantiate_like(c, a)
-                                           for c, a in zip(cts_in, avals)])
+        args, _ = tree_unflatten(in_tree, outputs(_instantiate_like(c, a)
+                                                  for c, a in zip(cts_in, avals)))
         return args
 
     return transposed

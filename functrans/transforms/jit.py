@@ -18,7 +18,7 @@ from functrans.core.avals import get_aval
 from functrans.core.ir import ClosedJaxpr, JaxprEqn, Literal, Var
 from functrans.core.primitive import Primitive
 from functrans.core.zeros import UndefinedPrimal, Zero, instantiate_zeros
-from functrans.transforms.api_util import FlatFun, flatten_args, fun_name
+from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, outputs
 from functrans.transforms.jvp import jvp_jaxpr
 from functrans.transforms.partial_eval import dce_jaxpr, partial_eval_jaxpr
 from functrans.transforms.staging import (JaxprTrace, StagedTracer, hoist_tracer_consts,
@@ -225,10 +225,10 @@ class Jitted:
             closed, hoisted = hoist_tracer_consts(entry.jaxpr)
             if hoisted:  # closes over tracers of an enclosing transformation
                 outs = jit_p.bind(*hoisted, *flat, jaxpr=closed, name=self.name)
-                return tree_unflatten(entry.out_tree, outs)
+                return tree_unflatten(entry.out_tree, outputs(outs))
             self._cache[key] = entry
         outs = jit_p.bind(*flat, jaxpr=entry.jaxpr, name=self.name)
-        return tree_unflatten(entry.out_tree, outs)
+        return tree_unflatten(entry.out_tree, outputs(outs))
 
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:
         f, flat, in_tree, _ = self._signature(args, dict(kwargs))

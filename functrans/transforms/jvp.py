@@ -20,7 +20,7 @@ from functrans.core.ir import ClosedJaxpr
 from functrans.core.primitive import missing_transformation_error
 from functrans.core.trace import Trace, Tracer, check_alive
 from functrans.core.zeros import Zero, instantiate_zeros
-from functrans.transforms.api_util import FlatFun, flatten_args
+from functrans.transforms.api_util import FlatFun, flatten_args, outputs
 from functrans.tree_util import tree_flatten, tree_unflatten
 
 _current = core_trace._current_trace
@@ -126,7 +126,8 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     tangents_in = [_check_tangent(p, t, name) for p, t in zip(flat_primals, flat_tangents)]
     flat_fun = FlatFun(_aux_fun(fun, has_aux), in_tree, name)
     out_primals, out_tangents = jvp_flat(flat_fun, flat_primals, tangents_in)
-    out_tangents = [instantiate_zeros(t) for t in out_tangents]
+    out_tangents = outputs(instantiate_zeros(t) for t in out_tangents)
+    out_primals = outputs(out_primals)
     out_tree = flat_fun.out_tree
     if has_aux:
         (p, aux), (t, _) = (tree_unflatten(out_tree, out_primals),

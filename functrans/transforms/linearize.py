@@ -24,7 +24,7 @@ from functrans.core.ir import ClosedJaxpr, eval_jaxpr
 from functrans.core.primitive import missing_transformation_error
 from functrans.core.trace import Trace, Tracer, check_alive
 from functrans.core.zeros import Zero, instantiate_zeros
-from functrans.transforms.api_util import FlatFun, flatten_args, fun_name
+from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, outputs
 from functrans.transforms.staging import JaxprTrace, StagedTracer
 from functrans.tree_util import tree_flatten, tree_unflatten
 
@@ -178,7 +178,7 @@ def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[...
             if get_aval(t).shape != a.shape:
                 raise ValueError(f"linearized {name}: tangent of shape {get_aval(t).shape} "
                                  f"for a primal of shape {a.shape}")
-        outs = [instantiate_zeros(t) for t in linear(*flat_t)]
+        outs = outputs(instantiate_zeros(t) for t in linear(*flat_t))
         return tree_unflatten(out_tree, outs)
 
-    return tree_unflatten(out_tree, out_primals), f_jvp
+    return tree_unflatten(out_tree, outputs(out_primals)), f_jvp

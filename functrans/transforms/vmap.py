@@ -14,7 +14,7 @@ from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, eval_jaxpr
 from functrans.core.primitive import missing_transformation_error
 from functrans.core.trace import Trace, Tracer, check_alive
-from functrans.transforms.api_util import FlatFun, check_leaf, fun_name
+from functrans.transforms.api_util import FlatFun, check_leaf, fun_name, outputs
 from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 _current = core_trace._current_trace
@@ -194,7 +194,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
             return _flat_axes(out_axes, flat_fun.out_tree, "out_axes", name)
 
         outs, _ = vmap_flat(flat_fun, flat, dims, flat_out_axes, size)
-        return tree_unflatten(flat_fun.out_tree, outs)
+        return tree_unflatten(flat_fun.out_tree, outputs(outs))
 
     batched.__name__ = f"vmap({name})"
     batched.__wrapped__ = fun  # type: ignore[attr-defined]
