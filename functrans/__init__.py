@@ -22,13 +22,13 @@ from functrans.transforms.linearize import linearize
 from functrans.transforms.staging import make_jaxpr
 from functrans.transforms.vmap import vmap
 
-from functrans import lax, numpy  # noqa: E402  (numpy attaches the array operators to tracers)
+from functrans import lax, nn, numpy, scipy  # noqa: E402  (numpy attaches the operators to tracers)
 from functrans.lax import stop_gradient  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "linear_transpose", "jit",
            "vmap", "jacfwd", "jacrev", "jacobian", "hessian", "make_jaxpr", "stop_gradient",
-           "tree_util", "config", "lax", "numpy", "Tracer", "Jaxpr", "ClosedJaxpr", "float0",
+           "tree_util", "config", "lax", "numpy", "nn", "scipy", "Tracer", "Jaxpr", "ClosedJaxpr", "float0",
            "ConcretizationTypeError", "TracerArrayConversionError", "TracerBoolConversionError",
            "TracerIntegerConversionError", "UnexpectedTracerError"]

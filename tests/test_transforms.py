@@ -175,7 +175,7 @@ def test_numpy_array_on_the_left_of_an_operator():
     y = np.array([1.0, 2.0, 3.0])
     g = ft.grad(lambda t: fnp.sum((y - t) ** 2))(np.zeros(3))
     np.testing.assert_allclose(g, -2 * y)
-    g2 = ft.grad(lambda t: fnp.sum(y * t + y / (t + 2.0) + y @ t))(np.zeros(3))
+    g2 = ft.grad(lambda t: fnp.sum(y * t + y / (t + 2.0)) + y @ t)(np.zeros(3))
     np.testing.assert_allclose(g2, y - y / 4.0 + y)
 
 

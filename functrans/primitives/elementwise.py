@@ -146,8 +146,11 @@ def _checked_impl(prim: Primitive, impl: Callable[..., Any], kinds: str | None,
         else:
             expected = prim.abstract_eval(*[get_aval(a) for a in args], **params).dtype
         out = impl(*args, **params)
-        if out.dtype != expected:
-            out = out.astype(expected)
+        try:
+            if out.dtype != expected:
+                out = out.astype(expected)
+        except AttributeError:  # a Python scalar passed through (identity impls)
+            out = np.asarray(out, expected)
         return out
     return checked
 
@@ -1281,4 +1284,5 @@ def stop_gradient(x: Any) -> Any:
     ``lax.stop_gradient``). Applies leaf-wise to pytrees."""
     from functrans.tree_util import tree_map
 
-    return tree_map(stop_gradient_p.bind, x)
+    return tree_map(lambda leaf: stop_gradient_p.bind(
+        np.asarray(leaf) if dtypes.is_python_scalar(leaf) else leaf), x)

@@ -27,15 +27,15 @@ from functrans.core.trace import Trace, Tracer
 
 
 class StagedTracer(Tracer):
-    __slots__ = ("var",)
+    __slots__ = ("_var",)
 
     def __init__(self, trace: JaxprTrace, var: Var):
         self._trace = trace
-        self.var = var
+        self._var = var
 
     @property
     def aval(self) -> ShapedArray:
-        return self.var.aval
+        return self._var.aval
 
     def _trace_context(self) -> str:
         return self._trace.context()
@@ -64,7 +64,7 @@ class JaxprTrace(Trace):
 
     def get_atom(self, x: Any) -> Var | Literal:
         if type(x) is StagedTracer and x._trace is self:
-            return x.var
+            return x._var
         if type(x) is np.ndarray and x.ndim:  # the common constant: a residual array
             var = self.const_vars.get(id(x))
             if var is None:
@@ -101,7 +101,7 @@ class JaxprTrace(Trace):
 
     def stage(self, primitive, args: Sequence[Any], params: dict,
               out_avals: Any = None) -> Any:
-        invars = [x.var if type(x) is StagedTracer and x._trace is self else self.get_atom(x)
+        invars = [x._var if type(x) is StagedTracer and x._trace is self else self.get_atom(x)
                   for x in args]
         if out_avals is None:
             out_avals = primitive.abstract_eval(*[v.aval for v in invars], **params)
@@ -115,7 +115,7 @@ class JaxprTrace(Trace):
 
     def to_jaxpr(self, in_tracers: Sequence[StagedTracer], outs: Sequence[Any]
                  ) -> ClosedJaxpr:
-        invars = [t.var for t in in_tracers]
+        invars = [t._var for t in in_tracers]
         outvars = [self.get_atom(o) for o in outs]
         constvars = [self.const_vars[id(c)] for c in self.consts]
         jaxpr = Jaxpr(constvars, invars, outvars, self.eqns)

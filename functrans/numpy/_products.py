@@ -1,0 +1,356 @@
+"""Products: dot, matmul, inner, outer, vdot, tensordot and einsum, each one
+``dot_general`` (einsum: one per pair of operands) after dtype promotion."""
+
+from __future__ import annotations
+
+import builtins
+import string
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from functrans.numpy._lax import lax
+from functrans.numpy._util import (
+    Array,
+    as_array,
+    asarray_arg,
+    broadcast_shapes,
+    broadcast_to_shape,
+    canonicalize_axis,
+    cast,
+    dtype_of,
+    promote_dtypes,
+    result_type,
+    shape_of,
+    size_of,
+    static_int,
+)
+
+
+def _operands(fname: str, *args: Any) -> list[Array]:
+    arrays = [as_array(asarray_arg(a, fname, f"{i}")) for i, a in enumerate(args)]
+    first = dtype_of(arrays[0])
+    if all(type(a) is np.ndarray and a.dtype == first for a in arrays):
+        return arrays
+    return promote_dtypes(*arrays)
+
+
+def _shape(x: Array) -> tuple[int, ...]:
+    return shape_of(x)
+
+
+def _dot_general(x: Array, y: Array, contract: tuple[Sequence[int], Sequence[int]],
+                 batch: tuple[Sequence[int], Sequence[int]] = ((), ())) -> Array:
+    dims = ((tuple(contract[0]), tuple(contract[1])), (tuple(batch[0]), tuple(batch[1])))
+    return lax.dot_general(x, y, dims)
+
+
+def _check_core(fname: str, x_shape: tuple[int, ...], x_axis: int, y_shape: tuple[int, ...],
+                y_axis: int) -> None:
+    if x_shape[x_axis] != y_shape[y_axis]:
+        raise ValueError(f"functrans.numpy.{fname}: shapes {x_shape} and {y_shape} not aligned: "
+                         f"{x_shape[x_axis]} (dim {x_axis}) != {y_shape[y_axis]} (dim {y_axis})")
+
+
+def dot(a: Any, b: Any) -> Array:
+    """NumPy's dot: contract the last axis of `a` with the second-to-last of `b`
+    (the only one, for 1-D `b`); scalars multiply."""
+    a, b = _operands("dot", a, b)
+    sa, sb = _shape(a), _shape(b)
+    if not sa or not sb:
+        from functrans.numpy._ufuncs import multiply
+
+        return multiply(a, b)
+    lc, rc = len(sa) - 1, builtins.max(len(sb) - 2, 0)
+    _check_core("dot", sa, lc, sb, rc)
+    return _dot_general(a, b, ((lc,), (rc,)))
+
+
+def matmul(a: Any, b: Any) -> Array:
+    """Matrix product with NumPy's rules: stacks of matrices broadcast over the
+    leading axes; a 1-D operand is a vector (its axis is dropped)."""
+    a, b = _operands("matmul", a, b)
+    sa, sb = _shape(a), _shape(b)
+    if not sa or not sb:
+        raise ValueError(f"functrans.numpy.matmul: input operand {0 if not sa else 1} does not "
+                         "have enough dimensions (scalars: use multiply or *)")
+    na, nb = len(sa), len(sb)
+    rc = 0 if nb == 1 else nb - 2
+    if sa[-1] != sb[rc]:
+        raise ValueError(f"functrans.numpy.matmul: shapes {sa} and {sb} have a mismatch in the "
+                         f"contracted dimension ({sa[-1]} is different from {sb[rc]})")
+    if na == 1 or nb <= 2:
+        # no batch axes on one side: a plain contraction gives NumPy's layout
+        # directly (a's leading axes, then b's free axes)
+        return _dot_general(a, b, ((na - 1,), (rc,)))
+    if na == 2:
+        out = _dot_general(a, b, ((1,), (nb - 2,)))  # (n, *batch_b, m)
+        return lax.transpose(out, tuple(range(1, nb - 1)) + (0, nb - 1))
+    batch = broadcast_shapes("matmul", sa[:-2], sb[:-2])
+    a = broadcast_to_shape(a, batch + sa[-2:])
+    b = broadcast_to_shape(b, batch + sb[-2:])
+    k = len(batch)
+    return _dot_general(a, b, ((k + 1,), (k,)), (tuple(range(k)), tuple(range(k))))
+
+
+def vdot(a: Any, b: Any) -> Array:
+    """Dot product of the flattened arrays (conjugating `a`)."""
+    from functrans.numpy._ufuncs import conjugate
+
+    a, b = _operands("vdot", a, b)
+    a = lax.reshape(conjugate(a), (size_of(a),))
+    b = lax.reshape(b, (size_of(b),))
+    _check_core("vdot", _shape(a), 0, _shape(b), 0)
+    return _dot_general(a, b, ((0,), (0,)))
+
+
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
+    """Vector dot product along `axis`, broadcasting the other axes (conjugating x1)."""
+    from functrans.numpy._reductions import sum as sum_
+    from functrans.numpy._ufuncs import conjugate, multiply
+
+    x1, x2 = _operands("vecdot", x1, x2)
+    return sum_(multiply(conjugate(x1), x2), axis=axis)
+
+
+def inner(a: Any, b: Any) -> Array:
+    """Contract the last axes of `a` and `b`."""
+    a, b = _operands("inner", a, b)
+    sa, sb = _shape(a), _shape(b)
+    if not sa or not sb:
+        from functrans.numpy._ufuncs import multiply
+
+        return multiply(a, b)
+    _check_core("inner", sa, len(sa) - 1, sb, len(sb) - 1)
+    return _dot_general(a, b, ((len(sa) - 1,), (len(sb) - 1,)))
+
+
+def outer(a: Any, b: Any) -> Array:
+    """``a.ravel()[:, None] * b.ravel()[None, :]``."""
+    from functrans.numpy._ufuncs import multiply
+
+    a, b = _operands("outer", a, b)
+    a = lax.reshape(a, (size_of(a), 1))
+    b = lax.reshape(b, (1, size_of(b)))
+    return multiply(a, b)
+
+
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Array:
+    """Contract `axes` of `a` with `axes` of `b`: an int N (the last N of `a`
+    with the first N of `b`) or a pair of axis sequences."""
+    a, b = _operands("tensordot", a, b)
+    sa, sb = _shape(a), _shape(b)
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        if n < 0 or n > builtins.min(len(sa), len(sb)):
+            raise ValueError(f"functrans.numpy.tensordot: axes={n} is out of range for shapes "
+                             f"{sa} and {sb}")
+        axes_a, axes_b = list(range(len(sa) - n, len(sa))), list(range(n))
+    else:
+        try:
+            axes_a, axes_b = axes
+        except (TypeError, ValueError):
+            raise TypeError("functrans.numpy.tensordot: axes must be an int or a pair of axis "
+                            f"sequences, got {axes!r}") from None
+        axes_a = [axes_a] if isinstance(axes_a, (int, np.integer)) else list(axes_a)
+        axes_b = [axes_b] if isinstance(axes_b, (int, np.integer)) else list(axes_b)
+        if len(axes_a) != len(axes_b):
+            raise ValueError(f"functrans.numpy.tensordot: {len(axes_a)} axes of a but "
+                             f"{len(axes_b)} axes of b")
+    axes_a = [canonicalize_axis(ax, len(sa), "tensordot") for ax in axes_a]
+    axes_b = [canonicalize_axis(ax, len(sb), "tensordot") for ax in axes_b]
+    for i, j in zip(axes_a, axes_b, strict=True):
+        if sa[i] != sb[j]:
+            raise ValueError(f"functrans.numpy.tensordot: shape mismatch for sum: axis {i} of "
+                             f"{sa} has size {sa[i]}, axis {j} of {sb} has size {sb[j]}")
+    return _dot_general(a, b, (axes_a, axes_b))
+
+
+# ------------------------------------------------------------------ einsum
+
+_ELLIPSIS_LABELS = [chr(c) for c in range(0x3B1, 0x3B1 + 25)]  # Greek: never user labels
+
+
+def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy", precision: Any = None,
+           preferred_element_type: Any = None) -> Array:
+    """Einstein summation, as ``numpy.einsum``: ``einsum('ij,jk->ik', a, b)``.
+
+    Repeated labels within an operand take diagonals; operands are contracted
+    pairwise with dot_general, in the order ``numpy.einsum_path`` finds
+    (``optimize=False``: left to right)."""
+    if not isinstance(subscripts, str):
+        subscripts, operands = _from_sublists(subscripts, operands)
+    arrays = _operands("einsum", *operands) if operands else []
+    if not arrays:
+        raise ValueError("functrans.numpy.einsum: at least one operand is required")
+    inputs, output = _parse_subscripts(subscripts, [_shape(x) for x in arrays])
+    arrays = _broadcast_label_sizes(arrays, inputs)
+    terms = [_simplify_term(x, labels, output, inputs[:i] + inputs[i + 1:])
+             for i, (x, labels) in enumerate(zip(arrays, inputs, strict=True))]
+    for step in _contraction_path(terms, output, optimize):
+        picked = [terms[i] for i in step]
+        terms = [t for i, t in enumerate(terms) if i not in step]
+        combined = picked[0]
+        for k, other in enumerate(picked[1:], start=1):
+            rest = [t[1] for t in picked[k + 1:]] + [t[1] for t in terms]
+            combined = _contract_pair(combined, other, output, rest)
+        terms.append(combined)
+    (result, labels), = terms
+    result, labels = _sum_out(result, labels, set(output))
+    result = lax.transpose(result, tuple(labels.index(c) for c in output))
+    if preferred_element_type is not None:
+        result = cast(result, np.dtype(preferred_element_type))
+    return result
+
+
+def _from_sublists(first: Any, rest: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """NumPy's interleaved form einsum(a, [0, 1], b, [1, 2], [0, 2])."""
+    args = (first,) + tuple(rest)
+    operands = args[0::2]
+    sublists = list(args[1::2])
+    output = None
+    if len(args) % 2 == 1:
+        output = args[-1]
+        operands = operands[:-1]
+
+    def to_str(sub: Any) -> str:
+        out = []
+        for s in sub:
+            if s is Ellipsis:
+                out.append("...")
+            else:
+                idx = static_int(s, "einsum", "a sublist entry")
+                if not 0 <= idx < 52:
+                    raise ValueError(f"functrans.numpy.einsum: sublist labels must be in "
+                                     f"[0, 52), got {idx}")
+                out.append(string.ascii_letters[idx])
+        return "".join(out)
+
+    spec = ",".join(to_str(s) for s in sublists)
+    if output is not None:
+        spec += "->" + to_str(output)
+    return spec, operands
+
+
+def _parse_subscripts(subscripts: str, shapes: list[tuple[int, ...]]
+                      ) -> tuple[list[str], str]:
+    spec = subscripts.replace(" ", "")
+    lhs, arrow, rhs = spec.partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(shapes):
+        raise ValueError(f"functrans.numpy.einsum: {subscripts!r} names {len(inputs)} operands "
+                         f"but {len(shapes)} were given")
+    for term in inputs + [rhs]:
+        bad = [c for c in term.replace("...", "") if c not in string.ascii_letters]
+        if bad:
+            raise ValueError(f"functrans.numpy.einsum: invalid subscript {bad[0]!r} in "
+                             f"{subscripts!r}; use letters, ',', '->' and '...'")
+    n_ellipsis = 0
+    expanded = []
+    for term, shape in zip(inputs, shapes, strict=True):
+        if "..." in term:
+            k = len(shape) - (len(term) - 3)
+            if k < 0:
+                raise ValueError(f"functrans.numpy.einsum: operand of shape {shape} has fewer "
+                                 f"dimensions than subscripts {term!r}")
+            n_ellipsis = builtins.max(n_ellipsis, k)
+            term = term.replace("...", "".join(_ELLIPSIS_LABELS[25 - k:]) if k else "")
+        if len(term) != len(shape):
+            raise ValueError(f"functrans.numpy.einsum: subscripts {term!r} do not match an "
+                             f"operand of shape {shape} ({len(shape)} dimensions)")
+        expanded.append(term)
+    ellipsis = "".join(_ELLIPSIS_LABELS[25 - n_ellipsis:]) if n_ellipsis else ""
+    if arrow:
+        output = rhs.replace("...", ellipsis)
+    else:
+        counts = {c: "".join(expanded).count(c) for c in set("".join(expanded))}
+        output = ellipsis + "".join(sorted(c for c, n in counts.items()
+                                           if n == 1 and c not in ellipsis))
+    for c in output:
+        if output.count(c) > 1:
+            raise ValueError(f"functrans.numpy.einsum: output subscript {c!r} appears more than "
+                             "once")
+        if not builtins.any(c in term for term in expanded):
+            raise ValueError(f"functrans.numpy.einsum: output subscript {c!r} does not appear "
+                             "in any input")
+    return expanded, output
+
+
+def _broadcast_label_sizes(arrays: list[Array], inputs: list[str]) -> list[Array]:
+    """Check each label has one size; size-1 axes broadcast to it."""
+    sizes: dict[str, int] = {}
+    for x, labels in zip(arrays, inputs, strict=True):
+        for c, d in zip(labels, _shape(x), strict=True):
+            if d != 1 and sizes.get(c, 1) not in (1, d):
+                raise ValueError(f"functrans.numpy.einsum: size of label {c!r} is {d} in one "
+                                 f"operand and {sizes[c]} in another")
+            if d != 1 or c not in sizes:
+                sizes[c] = d
+    out = []
+    for x, labels in zip(arrays, inputs, strict=True):
+        target = tuple(sizes[c] for c in labels)
+        out.append(broadcast_to_shape(x, target) if target != _shape(x) else x)
+    return out
+
+
+def _simplify_term(x: Array, labels: str, output: str, others: list[str]
+                   ) -> tuple[Array, str]:
+    """Diagonals for repeated labels; sum labels used nowhere else."""
+    from functrans.numpy._shape import diagonal
+
+    while len(set(labels)) != len(labels):
+        c = next(c for c in labels if labels.count(c) > 1)
+        i = labels.index(c)
+        j = labels.index(c, i + 1)
+        x = diagonal(x, 0, i, j)
+        labels = "".join(ch for k, ch in enumerate(labels) if k not in (i, j)) + c
+    keep = set(output).union(*others) if others else set(output)
+    return _sum_out(x, labels, keep)
+
+
+def _sum_out(x: Array, labels: str, keep: set[str]) -> tuple[Array, str]:
+    axes = tuple(i for i, c in enumerate(labels) if c not in keep)
+    if not axes:
+        return x, labels
+    return lax.reduce_sum(x, axes), "".join(c for c in labels if c in keep)
+
+
+def _contract_pair(left: tuple[Array, str], right: tuple[Array, str], output: str,
+                   rest: list[str]) -> tuple[Array, str]:
+    keep = set(output).union(*rest) if rest else set(output)
+    x, lx = _sum_out(left[0], left[1], keep | set(right[1]))
+    y, ly = _sum_out(right[0], right[1], keep | set(lx))
+    shared = [c for c in lx if c in ly]
+    batch = [c for c in shared if c in keep]
+    contract = [c for c in shared if c not in keep]
+    out = _dot_general(x, y, ([lx.index(c) for c in contract], [ly.index(c) for c in contract]),
+                       ([lx.index(c) for c in batch], [ly.index(c) for c in batch]))
+    labels = ("".join(batch) + "".join(c for c in lx if c not in shared)
+              + "".join(c for c in ly if c not in shared))
+    return out, labels
+
+
+def _contraction_path(terms: list[tuple[Array, str]], output: str, optimize: Any
+                      ) -> list[tuple[int, ...]]:
+    """Which operands to contract at each step (indices into the shrinking list)."""
+    n = len(terms)
+    if n == 1:
+        return []
+    if isinstance(optimize, (list, tuple)) and optimize and optimize[0] == "einsum_path":
+        return [tuple(step) for step in optimize[1:]]
+    if optimize is False or optimize is None or n == 2:
+        return [tuple(range(n))]  # left to right
+    strategy = "greedy" if optimize in (True, "auto", "greedy") else optimize
+    if strategy not in ("greedy", "optimal"):
+        raise ValueError(f"functrans.numpy.einsum: optimize must be True, False, 'greedy', "
+                         f"'optimal' or an einsum_path, got {optimize!r}")
+    # numpy.einsum_path knows only ASCII letters: rename (ellipsis labels are Greek)
+    used = sorted(set("".join(labels for _, labels in terms) + output))
+    rename = str.maketrans(dict(zip(used, string.ascii_letters, strict=False)))
+    spec = ",".join(labels for _, labels in terms).translate(rename) + "->" + \
+        output.translate(rename)
+    dtype = result_type(*(x for x, _ in terms))
+    dummies = [np.broadcast_to(np.zeros((), dtype), _shape(x)) for x, _ in terms]
+    path, _ = np.einsum_path(spec, *dummies, optimize=strategy)
+    return [tuple(step) for step in path[1:]]

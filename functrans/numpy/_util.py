@@ -1,0 +1,326 @@
+"""What every ``functrans.numpy`` function does with its arguments: accept
+array-likes, promote dtypes (NEP 50, see :mod:`functrans.dtypes`), broadcast
+shapes with explicit ``broadcast_in_dim``, and normalise axes.
+
+Concrete values (NumPy arrays, scalars) are cast and broadcast with NumPy
+directly: they carry no derivative, so there is nothing to record. Tracers go
+through the lax functions, so gradients reduce back to each input's shape.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from functrans import dtypes, errors
+from functrans.core.avals import get_aval
+from functrans.core.trace import Tracer
+from functrans.numpy._lax import lax
+
+Array = Any  # a NumPy array, a NumPy/Python scalar, or a Tracer
+Shape = tuple[int, ...]
+
+_scalar_types = (bool, int, float, complex)
+_exact_kinds = "biu"
+
+
+# ------------------------------------------------------------------ arguments
+
+def quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Silence NumPy floating-point warnings in a composite function: it
+    evaluates branches (log(0) at a pole, exp of -inf) that a `where` then
+    discards, or whose inf/nan is the intended result, as in JAX."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def is_traced(x: Any) -> bool:
+    return isinstance(x, Tracer)
+
+
+def asarray_arg(x: Any, fname: str, argname: str = "x") -> Array:
+    """`x` as a value functrans operations take: a tracer, a NumPy array or
+    scalar, or a Python scalar (kept, as it is weakly typed). Sequences are
+    converted (stacked, if they hold tracers)."""
+    t = type(x)
+    if t is np.ndarray or t in _scalar_types or isinstance(x, (Tracer, np.generic)):
+        if t is np.ndarray and x.dtype.kind in "OUSVMm":
+            raise TypeError(f"functrans.numpy.{fname}: argument {argname} has dtype "
+                            f"{x.dtype}; functrans.numpy works with numeric and boolean "
+                            "arrays")
+        return x
+    if isinstance(x, (list, tuple)):
+        return array_from_sequence(x, fname, argname)
+    if isinstance(x, np.ndarray) or hasattr(x, "__array__"):
+        return asarray_arg(np.asarray(x), fname, argname)
+    raise TypeError(f"functrans.numpy.{fname}: argument {argname} is a {type(x).__name__} "
+                    f"({_short(x)}), not an array: expected a NumPy array, a traced array, a "
+                    "Python or NumPy scalar, or a (nested) list of them")
+
+
+def array_from_sequence(seq: Sequence[Any], fname: str, argname: str) -> Array:
+    if not _contains_tracer(seq):
+        out = np.asarray(seq)
+        if out.dtype.kind in "OUSV":
+            raise TypeError(f"functrans.numpy.{fname}: argument {argname} ({_short(seq)}) "
+                            "does not convert to a numeric array (ragged or non-numeric "
+                            "entries?)")
+        return out
+    items = [asarray_arg(item, fname, argname) for item in seq]
+    if not items:
+        return np.zeros((0,))
+    from functrans.numpy._shape import stack
+
+    return stack(items)
+
+
+def _contains_tracer(seq: Any) -> bool:
+    if isinstance(seq, Tracer):
+        return True
+    if isinstance(seq, (list, tuple)):
+        return any(_contains_tracer(s) for s in seq)
+    return False
+
+
+def _short(x: Any) -> str:
+    r = repr(x)
+    return r if len(r) < 50 else r[:47] + "..."
+
+
+def shape_of(x: Any) -> Shape:
+    return x.shape if type(x) is np.ndarray else get_aval(x).shape
+
+
+def dtype_of(x: Any) -> np.dtype:
+    return x.dtype if type(x) is np.ndarray else get_aval(x).dtype
+
+
+def ndim_of(x: Any) -> int:
+    return len(shape_of(x))
+
+
+def size_of(x: Any) -> int:
+    return x.size if type(x) is np.ndarray else get_aval(x).size
+
+
+# ------------------------------------------------------------------ dtypes
+
+def result_type(*args: Any) -> np.dtype:
+    return dtypes.result_type(*args)
+
+
+def is_inexact(dtype: np.dtype) -> bool:
+    return dtypes.is_float(dtype)
+
+
+def is_exact(dtype: np.dtype) -> bool:
+    return np.dtype(dtype).kind in _exact_kinds
+
+
+def to_inexact_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype `sin`, `/` or `mean` compute in: floats stay, integers and bools
+    become float64 (NumPy's default float)."""
+    return dtypes.canonical_float(dtype)
+
+
+def cast(x: Array, dtype: np.dtype) -> Array:
+    """`x` as `dtype`; tracers through ``convert_element_type``, constants by NumPy."""
+    if isinstance(x, Tracer):
+        return x if x.aval.dtype == dtype else lax.convert_element_type(x, dtype)
+    if type(x) is np.ndarray and x.dtype == dtype:
+        return x
+    return np.asarray(x, dtype)
+
+
+def as_array(x: Array) -> Array:
+    """A Python scalar becomes a 0-d NumPy array of its default dtype."""
+    return np.asarray(x) if type(x) in _scalar_types else x
+
+
+# ------------------------------------------------------------------ shapes
+
+def broadcast_shapes(fname: str, *shapes: Shape) -> Shape:
+    """NumPy's broadcast of `shapes`, or a ValueError naming `fname`."""
+    ndim = max((len(s) for s in shapes), default=0)
+    result = [1] * ndim
+    for s in shapes:
+        offset = ndim - len(s)
+        for i, d in enumerate(s):
+            r = result[offset + i]
+            if d == r or d == 1:
+                continue
+            if r != 1:
+                raise ValueError(
+                    f"functrans.numpy.{fname}: operands could not be broadcast together "
+                    f"with shapes {' '.join(str(tuple(s)) for s in shapes)}")
+            result[offset + i] = d
+    return tuple(result)
+
+
+def broadcast_to_shape(x: Array, shape: Shape) -> Array:
+    """`x` broadcast NumPy-style (aligning trailing axes) to `shape`."""
+    x_shape = shape_of(x)
+    if x_shape == shape:
+        return x
+    if isinstance(x, Tracer):
+        dims = tuple(range(len(shape) - len(x_shape), len(shape)))
+        return lax.broadcast_in_dim(x, shape, dims)
+    if len(x_shape) == 0:
+        return constant(x, shape, np.asarray(x).dtype)
+    return np.broadcast_to(x, shape)
+
+
+_SMALL = 4096  # below this many elements a filled array is cheaper than a broadcast view
+
+
+def constant(value: Any, shape: Shape, dtype: np.dtype) -> np.ndarray:
+    """A constant array: filled when small, a zero-copy broadcast view when large."""
+    if len(shape) <= 1 and (not shape or shape[0] <= _SMALL):
+        return np.full(shape, value, dtype)
+    size = 1
+    for d in shape:
+        size *= d
+    if size <= _SMALL:
+        return np.full(shape, value, dtype)
+    return np.broadcast_to(np.asarray(value, dtype), shape)
+
+
+def promote_dtypes(*args: Array) -> list[Array]:
+    dtype = result_type(*args)
+    return [cast(a, dtype) for a in args]
+
+
+def promote_args(fname: str, *args: Any) -> list[Array]:
+    """Arguments converted to one dtype (NEP 50) and broadcast to one shape."""
+    if len(args) == 2:
+        fast = _promote_pair_fast(args[0], args[1], False)
+        if fast is not None:
+            return fast
+    args = tuple(asarray_arg(a, fname, f"{i}") for i, a in enumerate(args))
+    return _promote(fname, args, None)
+
+
+def promote_args_inexact(fname: str, *args: Any) -> list[Array]:
+    """Like promote_args, with integer/bool results promoted to float64."""
+    if len(args) == 2:
+        fast = _promote_pair_fast(args[0], args[1], True)
+        if fast is not None:
+            return fast
+    args = tuple(asarray_arg(a, fname, f"{i}") for i, a in enumerate(args))
+    return _promote(fname, args, to_inexact_dtype)
+
+
+def _array_info(x: Any) -> tuple[np.dtype, Shape, bool] | None:
+    """(dtype, shape, weak) of an array or tracer; None for anything else."""
+    if type(x) is np.ndarray:
+        return x.dtype, x.shape, False
+    if isinstance(x, Tracer):
+        aval = x.aval
+        return aval.dtype, aval.shape, aval.weak_type
+    return None
+
+
+_float_scalar_types = (int, float)
+
+
+def _promote_pair_fast(x: Any, y: Any, inexact: bool) -> list[Array] | None:
+    """The common cases without the general machinery: two arrays of one
+    dtype and shape, or a floating array with a Python int/float."""
+    x_info = _array_info(x)
+    if x_info is not None:
+        y_info = _array_info(y)
+        if y_info is not None:
+            if x_info[0] == y_info[0] and x_info[1] == y_info[1] and not x_info[2] \
+                    and not y_info[2] and (not inexact or x_info[0].kind in "fc"):
+                return [x, y]
+            return None
+        if type(y) in _float_scalar_types and x_info[0].kind == "f" and not x_info[2]:
+            return [x, constant(y, x_info[1], x_info[0])]
+        return None
+    if type(x) in _float_scalar_types:
+        y_info = _array_info(y)
+        if y_info is not None and y_info[0].kind == "f" and not y_info[2]:
+            return [constant(x, y_info[1], y_info[0]), y]
+    return None
+
+
+def _promote(fname: str, args: tuple[Array, ...], adjust: Any) -> list[Array]:
+    avals = [get_aval(a) for a in args]
+    first = avals[0]
+    # fast path: equal shapes and dtypes, no Python scalars to convert
+    if all(a.shape == first.shape and a.dtype == first.dtype and not a.weak_type
+           for a in avals) and (adjust is None or is_inexact(first.dtype)):
+        return list(args)
+    dtype = dtypes.result_type(*args)
+    if adjust is not None:
+        dtype = adjust(dtype)
+    shape = broadcast_shapes(fname, *(a.shape for a in avals))
+    return [broadcast_to_shape(cast(a, dtype), shape) for a in args]
+
+
+# ------------------------------------------------------------------ axes
+
+def canonicalize_axis(axis: Any, ndim: int, fname: str) -> int:
+    try:
+        a = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"functrans.numpy.{fname}: axis must be an integer, got "
+                        f"{_short(axis)}") from None
+    if not -ndim <= a < ndim:
+        raise np.exceptions.AxisError(
+            f"functrans.numpy.{fname}: axis {a} is out of bounds for array of dimension {ndim}")
+    return a % ndim if ndim else 0
+
+
+def canonicalize_axes(axis: Any, ndim: int, fname: str) -> tuple[int, ...]:
+    """`axis` (None, an int or a sequence of ints) as sorted non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = [canonicalize_axis(a, ndim, fname) for a in axis]
+    else:
+        axes = [canonicalize_axis(axis, ndim, fname)]
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"functrans.numpy.{fname}: duplicate value in 'axis': {axis}")
+    return tuple(sorted(axes))
+
+
+# ------------------------------------------------------------------ concrete values
+
+def concrete(x: Any, fname: str, what: str) -> Any:
+    """The concrete value of `x` (a NumPy value), or ConcretizationTypeError."""
+    if not isinstance(x, Tracer):
+        return x
+    try:
+        return x.to_concrete(what)
+    except errors.ConcretizationTypeError:
+        raise errors.ConcretizationTypeError(
+            x.describe(), f"functrans.numpy.{fname} needs the concrete value of {what}, "
+            "which is not known "
+            "while tracing.\n") from None
+
+
+def static_int(x: Any, fname: str, what: str) -> int:
+    """`x` as a Python int: a static size, count or index."""
+    value = concrete(x, fname, what)
+    try:
+        return operator.index(value)
+    except TypeError:
+        arr = np.asarray(value)
+        if arr.shape == () and arr.dtype.kind in "iu":
+            return int(arr)
+        raise TypeError(f"functrans.numpy.{fname}: {what} must be an integer, got "
+                        f"{_short(value)}") from None
+
+
+def static_shape(shape: Any, fname: str) -> Shape:
+    if isinstance(shape, (list, tuple)):
+        return tuple(static_int(s, fname, "a shape entry") for s in shape)
+    return (static_int(shape, fname, "the shape"),)
