@@ -6,14 +6,19 @@
     ft.grad(lambda u: fnp.exp(fnp.sin(u**2) * fnp.log(u**2)))(1.5)
 """
 
-from functrans import tree_util
+from functrans import lax, nn, numpy, scipy, tree_util  # noqa: E402  (numpy attaches the operators to tracers)
 from functrans.config import config
 from functrans.core.ir import ClosedJaxpr, Jaxpr
 from functrans.core.trace import Tracer
 from functrans.dtypes import float0
-from functrans.errors import (ConcretizationTypeError, TracerArrayConversionError,
-                              TracerBoolConversionError, TracerIntegerConversionError,
-                              UnexpectedTracerError)
+from functrans.errors import (
+                              ConcretizationTypeError,
+                              TracerArrayConversionError,
+                              TracerBoolConversionError,
+                              TracerIntegerConversionError,
+                              UnexpectedTracerError,
+)
+from functrans.lax import stop_gradient  # noqa: E402
 from functrans.transforms.autodiff import grad, linear_transpose, value_and_grad, vjp
 from functrans.transforms.jacobians import hessian, jacfwd, jacobian, jacrev
 from functrans.transforms.jit import jit
@@ -22,13 +27,11 @@ from functrans.transforms.linearize import linearize
 from functrans.transforms.staging import make_jaxpr
 from functrans.transforms.vmap import vmap
 
-from functrans import lax, nn, numpy, scipy  # noqa: E402  (numpy attaches the operators to tracers)
-from functrans.lax import stop_gradient  # noqa: E402
-
 __version__ = "0.1.0"
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "linear_transpose", "jit",
            "vmap", "jacfwd", "jacrev", "jacobian", "hessian", "make_jaxpr", "stop_gradient",
-           "tree_util", "config", "lax", "numpy", "nn", "scipy", "Tracer", "Jaxpr", "ClosedJaxpr", "float0",
+           "tree_util", "config", "lax", "numpy", "nn", "scipy", "Tracer", "Jaxpr",
+           "ClosedJaxpr", "float0",
            "ConcretizationTypeError", "TracerArrayConversionError", "TracerBoolConversionError",
            "TracerIntegerConversionError", "UnexpectedTracerError"]

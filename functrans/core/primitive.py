@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from functrans.core.trace import get_current_trace
+from functrans.core.trace import Tracer, eval_trace, get_current_trace
 
 
 class Primitive:
@@ -47,7 +47,12 @@ class Primitive:
         self.linear = False
 
     def bind(self, *args: Any, **params: Any) -> Any:
-        return get_current_trace().process_primitive(self, args, params)
+        for a in args:
+            if isinstance(a, Tracer):
+                return get_current_trace().process_primitive(self, args, params)
+        # No traced operand: every transformation would hand this down to the
+        # evaluation trace (staging folds it to a constant), so evaluate now.
+        return eval_trace.process_primitive(self, args, params)
 
     def __repr__(self) -> str:
         return self.name

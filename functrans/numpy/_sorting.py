@@ -20,6 +20,7 @@ from functrans.numpy._util import (
     size_of,
     to_inexact_dtype,
 )
+from functrans.primitives import sort as sort_primitives  # argsort is not a lax name
 
 _int64 = np.dtype(np.int64)
 
@@ -48,7 +49,8 @@ def argsort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *,
     """Indices that sort `a` along `axis` (stable: ties keep their order)."""
     _no_order(order, "argsort")
     a, ax = _along_axis(a, axis, "argsort")
-    return lax.argsort(a, ax, descending=descending, stable=stable, index_dtype=_int64)
+    return sort_primitives.argsort(a, ax, descending=descending, stable=stable,
+                                   index_dtype=_int64)
 
 
 def _no_order(order: Any, fname: str) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from functrans import dtypes
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.primitive import Primitive
+from functrans.core.trace import Tracer
 from functrans.core.zeros import Zero, instantiate_zeros
 from functrans.primitives.rules import (
     defbilinear,
@@ -182,10 +183,16 @@ def nary(name: str, impl: Any, kinds: str | None = None, out_dtype: Any = None) 
 
 def _is_scalar_like(x: Any) -> bool:
     """A Python scalar, or a weakly-typed rank-0 value (a traced Python scalar)."""
-    if dtypes.is_python_scalar(x):
+    t = type(x)
+    if t is np.ndarray:  # the common case, first
+        return False
+    if t in _PYTHON_SCALARS:
         return True
     aval = getattr(x, "aval", None)
     return aval is not None and aval.weak_type and aval.shape == ()
+
+
+_PYTHON_SCALARS = (bool, int, float, complex)
 
 
 def _scalar_fits(value: Any, kind: str, dtype: np.dtype) -> bool:
@@ -202,7 +209,8 @@ def _scalar_fits(value: Any, kind: str, dtype: np.dtype) -> bool:
     return kind == "c"
 
 
-def _coerce_scalar(name: str, x: Any, dtype: np.dtype, shape: tuple[int, ...]) -> Any:
+def _coerce_scalar(name: str, x: Any, dtype: np.dtype, shape: tuple[int, ...],
+                   concrete: bool = False) -> Any:
     from functrans.primitives import structural
 
     kind = dtype.kind
@@ -212,6 +220,8 @@ def _coerce_scalar(name: str, x: Any, dtype: np.dtype, shape: tuple[int, ...]) -
                             f"operand of dtype {dtype.name} without changing its value or "
                             "kind; convert the array operand with lax.convert_element_type, or "
                             "use functrans.numpy, which promotes")
+        if concrete:  # a constant: build it with NumPy, no primitive needed
+            return np.full(shape, x, dtype)
         return structural.full(shape, np.asarray(x, dtype))
     kind_rank = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
     if kind_rank[get_aval(x).dtype.kind] > kind_rank[kind]:
@@ -224,17 +234,24 @@ def _coerce_scalar(name: str, x: Any, dtype: np.dtype, shape: tuple[int, ...]) -
 def _coerce_operands(name: str, *args: Any) -> list[Any]:
     """Give Python scalars (and traced weakly-typed scalars) the dtype and shape
     of the first array operand; arrays are left for the shape rule to check."""
-    if not any(_is_scalar_like(x) for x in args):
+    scalar_like = [_is_scalar_like(x) for x in args]
+    if not any(scalar_like):
         return list(args)
-    anchors = [get_aval(x) for x in args if not _is_scalar_like(x)]
+    anchors = [x for x, s in zip(args, scalar_like) if not s]
     if anchors:
-        dtype, shape = anchors[0].dtype, anchors[0].shape
-    else:
+        aval = get_aval(anchors[0])
+        dtype, shape = aval.dtype, aval.shape
+        concrete = isinstance(anchors[0], (np.ndarray, np.generic))
+    else:  # only scalars: constants unless one of them is traced
         dtype, shape = dtypes.result_type(*args), ()
-    return [_coerce_scalar(name, x, dtype, shape) if _is_scalar_like(x) else x for x in args]
+        concrete = not any(isinstance(x, Tracer) for x in args)
+    return [_coerce_scalar(name, x, dtype, shape, concrete) if s else x
+            for x, s in zip(args, scalar_like)]
 
 
 def _binary(prim: Primitive, x: Any, y: Any) -> Any:
+    if type(x) is np.ndarray and type(y) is np.ndarray:  # concrete arrays: nothing to coerce
+        return prim.bind(x, y)
     return prim.bind(*_coerce_operands(prim.name, x, y))
 
 

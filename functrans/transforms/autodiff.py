@@ -11,8 +11,15 @@ import numpy as np
 from functrans import dtypes
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.zeros import UndefinedPrimal, Zero, instantiate_zeros
-from functrans.transforms.api_util import (FlatFun, flatten_args, fun_name, normalize_argnums,
-                                           outputs, split_argnums, to_output)
+from functrans.transforms.api_util import (
+    FlatFun,
+    flatten_args,
+    fun_name,
+    normalize_argnums,
+    outputs,
+    split_argnums,
+    to_output,
+)
 from functrans.transforms.jvp import _aux_fun
 from functrans.transforms.linearize import LinearFunction, linearize_flat
 from functrans.transforms.transpose import backward_pass

@@ -13,7 +13,13 @@ from functrans.transforms.api_util import fun_name, normalize_argnums, split_arg
 from functrans.transforms.autodiff import vjp
 from functrans.transforms.jvp import jvp
 from functrans.transforms.vmap import vmap
-from functrans.tree_util import tree_flatten, tree_map, tree_structure, tree_transpose, tree_unflatten
+from functrans.tree_util import (
+    tree_flatten,
+    tree_map,
+    tree_structure,
+    tree_transpose,
+    tree_unflatten,
+)
 
 
 def _std_basis(tree: Any) -> Any:

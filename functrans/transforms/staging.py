@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from functrans import dtypes, errors
+from functrans.config import config
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
-from functrans.config import config
 from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, typecheck_jaxpr
 from functrans.core.trace import Trace, Tracer
 
