@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from functrans.core.trace import Tracer, eval_trace, get_current_trace
+from functrans.core.trace import Tracer, explain_failure, get_current_trace
 
 
 class Primitive:
@@ -52,7 +52,11 @@ class Primitive:
                 return get_current_trace().process_primitive(self, args, params)
         # No traced operand: every transformation would hand this down to the
         # evaluation trace (staging folds it to a constant), so evaluate now.
-        return eval_trace.process_primitive(self, args, params)
+        try:
+            return self.impl(*args, **params)
+        except Exception as numpy_error:
+            explain_failure(self, args, params, numpy_error)
+            raise
 
     def __repr__(self) -> str:
         return self.name

@@ -67,14 +67,15 @@ class EvalTrace(Trace):
         try:
             return primitive.impl(*args, **params)
         except Exception as numpy_error:
-            # The shape rule explains bad operands better than NumPy does; it only
-            # runs on this failure path, so evaluation pays nothing for it.
-            _raise_shape_rule_error(primitive, args, params, numpy_error)
+            explain_failure(primitive, args, params, numpy_error)
             raise
 
 
-def _raise_shape_rule_error(primitive: Any, args: tuple, params: dict,
-                            cause: Exception) -> None:
+def explain_failure(primitive: Any, args: tuple, params: dict, cause: Exception) -> None:
+    """Raise the shape rule's error for operands a NumPy implementation rejected.
+
+    The shape rule explains bad operands better than NumPy does; it only runs on
+    this failure path, so evaluation pays nothing for it."""
     from functrans.core.avals import get_aval
 
     try:

@@ -250,9 +250,24 @@ def _coerce_operands(name: str, *args: Any) -> list[Any]:
 
 
 def _binary(prim: Primitive, x: Any, y: Any) -> Any:
-    if type(x) is np.ndarray and type(y) is np.ndarray:  # concrete arrays: nothing to coerce
-        return prim.bind(x, y)
-    return prim.bind(*_coerce_operands(prim.name, x, y))
+    tx, ty = type(x), type(y)
+    if tx is np.ndarray:
+        if ty is np.ndarray:
+            return prim.bind(x, y)
+        if ty in _PYTHON_SCALARS:  # a constant on the primal side of a rule
+            return prim.bind(x, _scalar_constant(prim.name, y, x))
+    elif ty is np.ndarray and tx in _PYTHON_SCALARS:
+        return prim.bind(_scalar_constant(prim.name, x, y), y)
+    if _is_scalar_like(x) or _is_scalar_like(y):
+        x, y = _coerce_operands(prim.name, x, y)
+    return prim.bind(x, y)
+
+
+def _scalar_constant(name: str, value: Any, like: np.ndarray) -> np.ndarray:
+    dtype = like.dtype
+    if not _scalar_fits(value, dtype.kind, dtype):
+        _coerce_scalar(name, value, dtype, like.shape)  # raises the explanation
+    return np.full(like.shape, value, dtype)
 
 
 # ------------------------------------------------------------------ helpers for rules
