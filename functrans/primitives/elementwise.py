@@ -227,7 +227,8 @@ def _coerce_scalar(name: str, x: Any, dtype: np.dtype, shape: tuple[int, ...],
     if kind_rank[get_aval(x).dtype.kind] > kind_rank[kind]:
         raise TypeError(f"{name}: a weakly-typed {get_aval(x).dtype.name} scalar cannot be "
                         f"used with an operand of dtype {dtype.name}; convert it explicitly")
-    x = convert_element_type(x, dtype)
+    if get_aval(x).dtype != dtype:  # (same dtype: weak-typed or not, the value is the same)
+        x = convert_element_type(x, dtype)
     return structural.broadcast_in_dim(x, shape, ())
 
 
