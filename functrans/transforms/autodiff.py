@@ -98,17 +98,24 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
     name = fun_name(fun)
     flat, in_tree = flatten_args(primals, None, f"vjp of {name}")
     flat_fun = FlatFun(_aux_fun(fun, has_aux), in_tree, name)
-    out_primals, linear = linearize_flat(flat_fun, flat)
-    out_tree = flat_fun.out_tree
-    aux = None
-    if has_aux:
-        out, aux = tree_unflatten(out_tree, out_primals)
-        out_primals, out_tree = tree_flatten(out)
-        linear = _drop_aux_outputs(linear, len(out_primals))
+    out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
     f_vjp = VJPFunction(linear, in_tree, out_tree, [get_aval(p) for p in flat],
                         [get_aval(p) for p in out_primals], name)
     out = tree_unflatten(out_tree, outputs(out_primals))
     return (out, f_vjp, aux) if has_aux else (out, f_vjp)
+
+
+def _linearize(flat_fun: FlatFun, flat: list[Any], has_aux: bool
+               ) -> tuple[list[Any], PyTreeDef, LinearFunction, Any]:
+    """Linearize; with `has_aux`, split the (output, aux) pair and keep the
+    linear map of the output only."""
+    out_primals, linear = linearize_flat(flat_fun, flat)
+    out_tree = flat_fun.out_tree
+    if not has_aux:
+        return out_primals, out_tree, linear, None
+    out, aux = tree_unflatten(out_tree, out_primals)
+    out_primals, out_tree = tree_flatten(out)
+    return out_primals, out_tree, _drop_aux_outputs(linear, len(out_primals)), aux
 
 
 def _drop_aux_outputs(linear: LinearFunction, n_keep: int) -> LinearFunction:
@@ -140,13 +147,7 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
             if not (allow_int or dtypes.is_float(get_aval(leaf).dtype)):
                 _raise_int_input(dyn, nums, name)
         flat_fun = FlatFun(f_partial, in_tree, name)
-        out_primals, linear = linearize_flat(flat_fun, flat)
-        out_tree = flat_fun.out_tree
-        aux = None
-        if has_aux:
-            out, aux = tree_unflatten(out_tree, out_primals)
-            out_primals, out_tree = tree_flatten(out)
-            linear = _drop_aux_outputs(linear, len(out_primals))
+        out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
         aval = _check_scalar_output(out_primals, out_tree, name)
         cts = _transpose_linear(linear, [np.ones((), aval.dtype)])
         grads, _ = tree_unflatten(in_tree, outputs(_instantiate_like(ct, get_aval(p))

@@ -44,8 +44,16 @@ class JVPTracer(Tracer):
 
 
 class JVPTrace(Trace):
+    """Carries (primal, tangent) pairs. Each primitive's ``jvp`` rule runs with
+    ``rule_trace`` current: the parent here, so tangents are computed eagerly;
+    linearize's subclass records them instead."""
+
+    tracer_type: type = JVPTracer
+    transformation = "forward-mode differentiation (jvp)"
+
     def __init__(self, parent: Trace):
         self.parent = parent
+        self.rule_trace = parent
 
     def describe(self) -> str:
         return "jvp"
@@ -60,8 +68,9 @@ class JVPTrace(Trace):
     def process_primitive(self, primitive, args, params):
         primals, tangents = [], []
         nonzero = False
+        tracer_type = self.tracer_type
         for x in args:
-            if isinstance(x, JVPTracer) and x._trace is self:
+            if type(x) is tracer_type and x._trace is self:
                 primals.append(x.primal)
                 tangents.append(x.tangent)
                 nonzero = True
@@ -73,8 +82,8 @@ class JVPTrace(Trace):
             return self.parent.process_primitive(primitive, tuple(primals), params)
         rule = primitive.jvp
         if rule is None:
-            raise missing_transformation_error(primitive, "forward-mode differentiation (jvp)")
-        token = _current.set(self.parent)
+            raise missing_transformation_error(primitive, self.transformation)
+        token = _current.set(self.rule_trace)
         try:
             primal_out, tangent_out = rule(primals, tangents, **params)
         finally:

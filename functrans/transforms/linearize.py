@@ -21,10 +21,10 @@ from functrans import dtypes
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, eval_jaxpr
-from functrans.core.primitive import missing_transformation_error
-from functrans.core.trace import Trace, Tracer, check_alive
+from functrans.core.trace import Trace, Tracer
 from functrans.core.zeros import Zero, instantiate_zeros
 from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, outputs
+from functrans.transforms.jvp import JVPTrace
 from functrans.transforms.staging import JaxprTrace, StagedTracer
 from functrans.tree_util import tree_flatten, tree_unflatten
 
@@ -52,46 +52,18 @@ class LinearizeTracer(Tracer):
         return p.to_concrete(context) if isinstance(p, Tracer) else p
 
 
-class LinearizeTrace(Trace):
+class LinearizeTrace(JVPTrace):
+    """JVP whose rules run with the tangent (partial-evaluation) trace current."""
+
+    tracer_type = LinearizeTracer
+    transformation = "differentiation"
+
     def __init__(self, parent: Trace, tangent_trace: JaxprTrace):
         self.parent = parent
-        self.tangent_trace = tangent_trace
+        self.rule_trace = self.tangent_trace = tangent_trace
 
     def describe(self) -> str:
         return "linearize"
-
-    def to_primal_tangent(self, x: Any) -> tuple[Any, Any]:
-        if isinstance(x, Tracer):
-            if x._trace is self:
-                return x.primal, x.tangent
-            check_alive(x, "inside a differentiated function")
-        return x, Zero(get_aval(x).to_tangent_aval())
-
-    def process_primitive(self, primitive, args, params):
-        primals, tangents = [], []
-        nonzero = False
-        for x in args:
-            if type(x) is LinearizeTracer and x._trace is self:
-                primals.append(x.primal)
-                tangents.append(x.tangent)
-                nonzero = True
-            else:
-                p, t = self.to_primal_tangent(x)
-                primals.append(p)
-                tangents.append(t)
-        if not nonzero:
-            return self.parent.process_primitive(primitive, tuple(primals), params)
-        rule = primitive.jvp
-        if rule is None:
-            raise missing_transformation_error(primitive, "differentiation")
-        token = _current.set(self.tangent_trace)
-        try:
-            primal_out, tangent_out = rule(primals, tangents, **params)
-        finally:
-            _current.reset(token)
-        if primitive.multiple_results:
-            return [self.wrap(p, t) for p, t in zip(primal_out, tangent_out)]
-        return self.wrap(primal_out, tangent_out)
 
     def wrap(self, primal: Any, tangent: Any) -> Any:
         if type(tangent) is not StagedTracer or tangent._trace is not self.tangent_trace:
