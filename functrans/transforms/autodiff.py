@@ -26,14 +26,20 @@ from functrans.transforms.transpose import backward_pass
 from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 
-def _transpose_linear(linear: LinearFunction, cts_out: Sequence[Any]) -> list[Any]:
-    """Cotangents of the inputs of a LinearFunction (Zero where none flows)."""
+def _transpose_linear(linear: LinearFunction, cts_out: Sequence[Any],
+                      consume: bool = False) -> list[Any]:
+    """Cotangents of the inputs of a LinearFunction (Zero where none flows).
+    With `consume`, the residuals are released during the walk and `linear`
+    cannot be transposed again."""
     nz_in_avals = [a for a, nz in zip(linear.in_avals, linear.in_nonzero) if nz]
     nz_cts = [ct for ct, nz in zip(cts_out, linear.out_nonzero) if nz]
+    consts = linear.jaxpr.consts
+    if consume:
+        linear.jaxpr.consts = []
     with np.errstate(all="ignore"):
-        cts_in = iter(backward_pass(linear.jaxpr.jaxpr, linear.jaxpr.consts,
+        cts_in = iter(backward_pass(linear.jaxpr.jaxpr, consts,
                                     [UndefinedPrimal(a) for a in nz_in_avals], nz_cts,
-                                    all_linear=True))
+                                    all_linear=True, consume=consume))
     return [next(cts_in) if nz else Zero(a)
             for a, nz in zip(linear.in_avals, linear.in_nonzero)]
 
@@ -149,7 +155,7 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         flat_fun = FlatFun(f_partial, in_tree, name)
         out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
         aval = _check_scalar_output(out_primals, out_tree, name)
-        cts = _transpose_linear(linear, [np.ones((), aval.dtype)])
+        cts = _transpose_linear(linear, [np.ones((), aval.dtype)], consume=True)
         grads, _ = tree_unflatten(in_tree, outputs(_instantiate_like(ct, get_aval(p))
                                                     for ct, p in zip(cts, flat)))
         g = grads[0] if isinstance(argnums, int) else tuple(grads)

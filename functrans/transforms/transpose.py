@@ -19,7 +19,8 @@ from functrans.core.zeros import UndefinedPrimal, Zero, add_tangents, instantiat
 
 
 def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
-                  cotangents_out: Sequence[Any], all_linear: bool = False) -> list[Any]:
+                  cotangents_out: Sequence[Any], all_linear: bool = False,
+                  consume: bool = False) -> list[Any]:
     """Cotangents of the linear inputs of `jaxpr`.
 
     `args` holds an ``UndefinedPrimal`` for each linear input and a value for
@@ -27,9 +28,13 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
     Returns one cotangent per input: ``Zero`` for non-linear inputs and for
     linear inputs nothing flowed to. ``all_linear`` promises that every
     equation has a linear input (true of the jaxprs linearize records), which
-    skips the forward scan.
+    skips the forward scan. ``consume`` hands the residuals over: `consts` (a
+    list) is emptied and each residual is released after its last use, so the
+    memory of the forward pass shrinks as the backward pass proceeds.
     """
     primal_env: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
+    if consume:
+        consts.clear()  # type: ignore[attr-defined]
     linear: set[Var] = set()
     for v, a in zip(jaxpr.invars, args):
         if type(a) is UndefinedPrimal:
@@ -67,7 +72,12 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
     for v, ct in zip(jaxpr.outvars, cotangents_out):
         accumulate(v, ct)
 
-    for eqn in reversed(linear_eqns):
+    # the equation after which each residual is dead (the walk runs backwards)
+    release_after = _first_uses(linear_eqns, primal_env) if consume else {}
+    for index in range(len(linear_eqns) - 1, -1, -1):
+        eqn = linear_eqns[index]
+        for v in release_after.pop(index + 1, ()):  # dead from here on
+            del primal_env[v]
         prim = eqn.primitive
         if prim.multiple_results:
             cts = [ct_env.pop(v, None) for v in eqn.outvars]
@@ -99,6 +109,20 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
 
 
 _UNDEFINED = object()
+
+
+def _first_uses(eqns: Sequence[Any], residuals: dict[Var, Any]) -> dict[int, list[Var]]:
+    """For the backward walk: the index of the earliest equation reading each
+    residual (its last use when walking backwards) -> those residuals."""
+    first: dict[Var, int] = {}
+    for i, eqn in enumerate(eqns):
+        for v in eqn.invars:
+            if type(v) is Var and v in residuals and v not in first:
+                first[v] = i
+    by_index: dict[int, list[Var]] = {}
+    for v, i in first.items():
+        by_index.setdefault(i, []).append(v)
+    return by_index
 
 
 def _pop_or_zero(env: dict[Var, Any], v: Var) -> Any:
