@@ -96,7 +96,7 @@ def _check_kind(name: str, what: str, aval: ShapedArray, kinds: str) -> None:
 # ------------------------------------------------------------------ shape rules
 
 def _unary_aval(x: ShapedArray, **_: Any) -> ShapedArray:
-    return ShapedArray(x.shape, x.dtype)
+    return x.strip_weak_type()  # avals are immutable: share it
 
 
 def _check_equal_avals(name: str, avals: tuple[ShapedArray, ...]) -> None:
@@ -116,7 +116,9 @@ def _nary_aval(name: str, kinds: str | None = None, out_dtype: Any = None):
         if kinds is not None:
             _check_kind(name, "the operand" if len(avals) == 1 else "each operand",
                         first, kinds)
-        return ShapedArray(first.shape, first.dtype if out_dtype is None else out_dtype)
+        if out_dtype is None:
+            return first.strip_weak_type()
+        return ShapedArray(first.shape, out_dtype)
     return rule
 
 
@@ -153,6 +155,8 @@ def _checked_impl(prim: Primitive, impl: Callable[..., Any], kinds: str | None,
         except AttributeError:  # a Python scalar passed through (identity impls)
             out = np.asarray(out, expected)
         return out
+    if out_dtype is None:  # the result has the operands' dtype: see _with_scalar_constant
+        checked.same_dtype_impl = (impl, rule)  # type: ignore[attr-defined]
     return checked
 
 
@@ -256,19 +260,27 @@ def _binary(prim: Primitive, x: Any, y: Any) -> Any:
         if ty is np.ndarray:
             return prim.bind(x, y)
         if ty in _PYTHON_SCALARS:  # a constant on the primal side of a rule
-            return prim.bind(x, _scalar_constant(prim.name, y, x))
+            return _with_scalar_constant(prim, x, y, x)
     elif ty is np.ndarray and tx in _PYTHON_SCALARS:
-        return prim.bind(_scalar_constant(prim.name, x, y), y)
+        return _with_scalar_constant(prim, x, y, y)
     if _is_scalar_like(x) or _is_scalar_like(y):
         x, y = _coerce_operands(prim.name, x, y)
     return prim.bind(x, y)
 
 
-def _scalar_constant(name: str, value: Any, like: np.ndarray) -> np.ndarray:
-    dtype = like.dtype
-    if not _scalar_fits(value, dtype.kind, dtype):
-        _coerce_scalar(name, value, dtype, like.shape)  # raises the explanation
-    return np.full(like.shape, value, dtype)
+def _with_scalar_constant(prim: Primitive, x: Any, y: Any, array: np.ndarray) -> Any:
+    """`prim` of a concrete array and a Python scalar. Nothing is traced, so this
+    is evaluation: NumPy broadcasts the scalar itself, keeping the array's dtype
+    (NEP 50), which is what filling an array with it and binding would give."""
+    dtype = array.dtype
+    scalar = y if x is array else x
+    numpy_impl, rule = getattr(prim.impl, "same_dtype_impl", (None, None))
+    if (numpy_impl is None or prim.abstract_eval is not rule
+            or not _scalar_fits(scalar, dtype.kind, dtype)):
+        x, y = _coerce_operands(prim.name, x, y)  # the general path (or its error)
+        return prim.bind(x, y)
+    out = numpy_impl(x, y)
+    return out if out.dtype == dtype else out.astype(dtype)
 
 
 # ------------------------------------------------------------------ helpers for rules
