@@ -170,7 +170,7 @@ def test_doc_code_blocks_run(path: Path):
 
 def test_every_user_doc_has_code():
     for path in doc_files():
-        if path.name in ("README.md", "api.md"):
+        if path.name in ("README.md", "api.md", "primitives.md"):  # generated tables
             continue
         assert doc_blocks(path), f"{path.name} has no python block"
 
