@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SKIP_MARK = "# doctest: skip"
 # Written for contributors; its snippets are fragments of functrans' own modules.
-NOT_USER_DOCS = {"internals.md"}
+NOT_USER_DOCS: set[str] = set()
 
 
 def run_example(name: str, *args: str) -> str:
