@@ -9,7 +9,7 @@ import numpy as np
 
 from functrans import dtypes
 from functrans.core.avals import get_aval
-from functrans.transforms.api_util import fun_name, normalize_argnums, split_argnums
+from functrans.transforms.api_util import fun_name, normalize_argnums, split_argnums, to_output
 from functrans.transforms.autodiff import vjp
 from functrans.transforms.jvp import jvp
 from functrans.transforms.vmap import vmap
@@ -81,7 +81,7 @@ def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
             jac_t, aux = vmap(push, out_axes=(-1, None))(basis)
         else:
             jac_t = vmap(push, out_axes=-1)(basis)
-        jac_tree = tree_map(lambda leaf: _unstack_last(leaf, x), jac_t)
+        jac_tree = tree_map(to_output, tree_map(lambda leaf: _unstack_last(leaf, x), jac_t))
         return (jac_tree, aux) if has_aux else jac_tree
 
     jac.__name__ = f"jacfwd({name})"
@@ -134,7 +134,8 @@ def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
             out, f_vjp = vjp(f1, x)
         cts = vmap(lambda ct: f_vjp(ct)[0])(_std_basis(out))
         per_out = tree_map(lambda leaf: _unstack_first(leaf, out), cts)
-        jac_tree = tree_transpose(tree_structure(x), tree_structure(out), per_out)
+        jac_tree = tree_map(to_output, tree_transpose(tree_structure(x), tree_structure(out),
+                                                      per_out))
         return (jac_tree, aux) if has_aux else jac_tree
 
     jac.__name__ = f"jacrev({name})"
