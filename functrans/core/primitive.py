@@ -47,11 +47,14 @@ class Primitive:
         self.linear = False
 
     def bind(self, *args: Any, **params: Any) -> Any:
+        trace = get_current_trace()
+        if trace.stages_constants:
+            return trace.process_primitive(self, args, params)
         for a in args:
             if isinstance(a, Tracer):
-                return get_current_trace().process_primitive(self, args, params)
-        # No traced operand: every transformation would hand this down to the
-        # evaluation trace (staging folds it to a constant), so evaluate now.
+                return trace.process_primitive(self, args, params)
+        # No traced operand: every transformation but staging would hand this
+        # down to the evaluation trace, so evaluate now.
         try:
             return self.impl(*args, **params)
         except Exception as numpy_error:

@@ -33,6 +33,8 @@ class Trace:
 
     parent: Trace | None = None
     alive: bool = True
+    #: True for traces that record operations on constants too (jit, make_jaxpr)
+    stages_constants: bool = False
 
     def process_primitive(self, primitive: Any, args: tuple, params: dict) -> Any:
         raise TypeError(f"{type(self).__name__} must define process_primitive")

@@ -18,7 +18,7 @@ import numpy as np
 
 from functrans import dtypes, errors
 from functrans.core.avals import get_aval
-from functrans.core.trace import Tracer
+from functrans.core.trace import Tracer, get_current_trace
 from functrans.numpy._lax import lax
 
 Array = Any  # a NumPy array, a NumPy/Python scalar, or a Tracer
@@ -180,8 +180,12 @@ def broadcast_to_shape(x: Array, shape: Shape) -> Array:
 _SMALL = 4096  # below this many elements a filled array is cheaper than a broadcast view
 
 
-def constant(value: Any, shape: Shape, dtype: np.dtype) -> np.ndarray:
-    """A constant array: filled when small, a zero-copy broadcast view when large."""
+def constant(value: Any, shape: Shape, dtype: np.dtype) -> Array:
+    """A constant array: filled when small, a zero-copy broadcast view when large.
+    Under jit/make_jaxpr, a staged broadcast of the scalar, so the jaxpr shows the
+    scalar rather than a filled array among its constants."""
+    if get_current_trace().stages_constants and shape:
+        return lax.broadcast_in_dim(np.asarray(value, dtype), shape, ())
     if len(shape) <= 1 and (not shape or shape[0] <= _SMALL):
         return np.full(shape, value, dtype)
     size = 1

@@ -38,7 +38,7 @@ def to_output(x: Any) -> Any:
     (as NumPy's own reductions return them) and read-only views (broadcasts) are
     copied, so results are ordinary, writable NumPy values."""
     if type(x) is np.ndarray:
-        if x.ndim == 0:
+        if x.ndim == 0 and x.dtype != dtypes.float0:
             return x[()]
         if not x.flags.writeable:
             return x.copy()

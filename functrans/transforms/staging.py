@@ -45,7 +45,7 @@ class JaxprTrace(Trace):
     def __init__(self, parent: Trace, stage_all: bool, name: str = "function",
                  purpose: str = "jit"):
         self.parent = parent
-        self.stage_all = stage_all
+        self.stage_all = self.stages_constants = stage_all
         self.name = name
         self.purpose = purpose
         self.eqns: list[JaxprEqn] = []
