@@ -188,7 +188,7 @@ def nary(name: str, impl: Any, kinds: str | None = None, out_dtype: Any = None) 
 def _is_scalar_like(x: Any) -> bool:
     """A Python scalar, or a weakly-typed rank-0 value (a traced Python scalar)."""
     t = type(x)
-    if t is np.ndarray:  # the common case, first
+    if t in _CONCRETE_ARRAY_TYPES:  # the common case, first
         return False
     if t in _PYTHON_SCALARS:
         return True
@@ -197,6 +197,9 @@ def _is_scalar_like(x: Any) -> bool:
 
 
 _PYTHON_SCALARS = (bool, int, float, complex)
+#: NumPy arrays and NumPy scalars (what evaluation produces), for fast type tests
+_CONCRETE_ARRAY_TYPES = frozenset([np.ndarray] + [np.dtype(c).type
+                                                for c in "?bBhHiIlLqQefdgFDG"])
 
 
 def _scalar_fits(value: Any, kind: str, dtype: np.dtype) -> bool:
@@ -256,13 +259,17 @@ def _coerce_operands(name: str, *args: Any) -> list[Any]:
 
 def _binary(prim: Primitive, x: Any, y: Any) -> Any:
     tx, ty = type(x), type(y)
-    if tx is np.ndarray:
-        if ty is np.ndarray:
+    if tx in _CONCRETE_ARRAY_TYPES:
+        if ty in _CONCRETE_ARRAY_TYPES:
             return prim.bind(x, y)
         if ty in _PYTHON_SCALARS:  # a constant on the primal side of a rule
             return _with_scalar_constant(prim, x, y, x)
-    elif ty is np.ndarray and tx in _PYTHON_SCALARS:
-        return _with_scalar_constant(prim, x, y, y)
+    elif tx in _PYTHON_SCALARS:
+        if ty in _CONCRETE_ARRAY_TYPES:
+            return _with_scalar_constant(prim, x, y, y)
+        if ty in _PYTHON_SCALARS:  # two constants: NumPy's scalar promotion
+            dtype = dtypes.result_type(x, y)
+            return prim.bind(np.asarray(x, dtype), np.asarray(y, dtype))
     if _is_scalar_like(x) or _is_scalar_like(y):
         x, y = _coerce_operands(prim.name, x, y)
     return prim.bind(x, y)
