@@ -10,3 +10,4 @@ from functrans.primitives.products import *  # noqa: F401,F403
 from functrans.primitives.reductions import *  # noqa: F401,F403
 from functrans.primitives.sort import *  # noqa: F401,F403
 from functrans.primitives.structural import *  # noqa: F401,F403
+from functrans.primitives.control_flow import *  # noqa: F401,F403
