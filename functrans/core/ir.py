@@ -244,6 +244,10 @@ def _pp_param(value: Any, name: _Namer, indent: int) -> str:
     if isinstance(value, (ClosedJaxpr, Jaxpr)):
         jaxpr = value.jaxpr if isinstance(value, ClosedJaxpr) else value
         return _pp_jaxpr_lines(jaxpr, name, indent).lstrip()
+    if isinstance(value, (tuple, list)) and any(isinstance(v, (ClosedJaxpr, Jaxpr))
+                                                for v in value):
+        items = [" " * (indent + 2) + _pp_param(v, name, indent + 2) for v in value]
+        return "(\n" + "\n".join(items) + "\n" + " " * indent + ")"
     if isinstance(value, np.dtype):
         return str(value)
     if isinstance(value, type) and issubclass(value, np.generic):
