@@ -20,6 +20,8 @@ from functrans.errors import (
 )
 from functrans.lax import stop_gradient  # noqa: E402
 from functrans.transforms.autodiff import grad, linear_transpose, value_and_grad, vjp
+from functrans.transforms.checkpoint import checkpoint, checkpoint_policies, remat
+from functrans.transforms.custom_derivatives import custom_jvp, custom_vjp
 from functrans.transforms.jacobians import hessian, jacfwd, jacobian, jacrev
 from functrans.transforms.jit import jit
 from functrans.transforms.jvp import jvp
@@ -30,6 +32,7 @@ from functrans.transforms.vmap import vmap
 __version__ = "0.1.0"
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "linear_transpose", "jit",
+           "custom_jvp", "custom_vjp", "checkpoint", "remat", "checkpoint_policies",
            "vmap", "jacfwd", "jacrev", "jacobian", "hessian", "make_jaxpr", "stop_gradient",
            "tree_util", "config", "lax", "numpy", "nn", "scipy", "Tracer", "Jaxpr",
            "ClosedJaxpr", "float0",

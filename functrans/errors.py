@@ -67,5 +67,10 @@ class UnexpectedTracerError(FunctransError):
         )
 
 
+class ForwardModeUnsupportedError(FunctransError, TypeError):
+    """Forward-mode differentiation of a function that only defines reverse mode
+    (a ``custom_vjp`` function)."""
+
+
 class NonConcreteBooleanIndexError(FunctransError, IndexError):
     """Boolean-mask indexing of a traced array, whose result shape is not static."""

@@ -33,6 +33,7 @@ from functrans.numpy._util import (
     shape_of,
     to_inexact_dtype,
 )
+from functrans.transforms.custom_derivatives import custom_jvp
 
 # ------------------------------------------------------------------ factories
 
@@ -609,16 +610,37 @@ def select(condlist: Any, choicelist: Any, default: Any = 0) -> Array:
 
 @quiet
 def logaddexp(x: Any, y: Any) -> Array:
-    """Elementwise ``log(exp(x) + exp(y))`` without overflow.
+    """Elementwise ``log(exp(x) + exp(y))`` without overflow, accurate where one
+    term is tiny (``log1p``).
 
-    The shift by the maximum is held constant (stop_gradient): the result does
-    not depend on it, and the derivative is then exactly the softmax weights,
-    also where x == y."""
+    A custom JVP rule gives the derivative as the softmax weights
+    ``sigmoid(x - y)``, ``sigmoid(y - x)``: finite everywhere, ``1/2`` each
+    where x == y (also when both are the same infinity)."""
     x, y = promote_args_inexact("logaddexp", x, y)
-    shift = lax.max(x, y)
-    shift = lax.stop_gradient(lax.select(lax.is_finite(shift), shift, _zeros_like(shift)))
-    total = lax.add(lax.exp(lax.sub(x, shift)), lax.exp(lax.sub(y, shift)))
-    return lax.add(shift, lax.log(total))
+    return _logaddexp(x, y)
+
+
+def _logaddexp_value(x: Array, y: Array) -> Array:
+    delta = lax.sub(x, y)
+    shifted = lax.add(lax.max(x, y), lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+    # delta is nan for equal infinities (and for nan inputs): x + y is then right
+    return lax.select(_isnan(delta), lax.add(x, y), shifted)
+
+
+@custom_jvp
+def _logaddexp(x: Array, y: Array) -> Array:
+    return _logaddexp_value(x, y)
+
+
+@_logaddexp.defjvp
+def _logaddexp_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+    x, y = primals
+    x_dot, y_dot = tangents
+    delta = lax.sub(x, y)
+    equal_infinities = lax.and_(_isnan(delta), lax.eq(x, y))
+    delta = lax.select(equal_infinities, _zeros_like(delta), delta)
+    weight_x, weight_y = lax.logistic(delta), lax.logistic(lax.neg(delta))
+    return _logaddexp(x, y), lax.add(lax.mul(x_dot, weight_x), lax.mul(y_dot, weight_y))
 
 
 def logaddexp2(x: Any, y: Any) -> Array:

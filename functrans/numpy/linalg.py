@@ -6,6 +6,7 @@ not have; the norms that would need singular values raise a ValueError.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from functrans.numpy._util import (
     shape_of,
     to_inexact_dtype,
 )
+from functrans.transforms.custom_derivatives import custom_jvp
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "outer", "tensordot", "vecdot",
            "matrix_transpose", "diagonal", "trace"]
@@ -44,8 +46,7 @@ def _keep(result: Array, shape: tuple[int, ...], axes: tuple[int, ...]) -> Array
 
 def _vector_norm(x: Array, ord: Any, axes: tuple[int, ...]) -> Array:  # noqa: A002
     if ord is None or ord == 2:
-        squares = uf.real(uf.multiply(x, uf.conjugate(x)))
-        return uf.sqrt(red.sum(squares, axis=axes))
+        return _two_norm(x, axes)
     if isinstance(ord, str):
         raise ValueError(f"functrans.numpy.linalg.norm: invalid norm order {ord!r} for "
                          "vectors; use None, an int or float, inf or -inf")
@@ -61,6 +62,25 @@ def _vector_norm(x: Array, ord: Any, axes: tuple[int, ...]) -> Array:  # noqa: A
     magnitude = _abs(x)
     p = np.asarray(ord, dtype_of(magnitude))
     return uf.power(red.sum(uf.power(magnitude, p), axis=axes), 1 / p)
+
+
+@partial(custom_jvp, nondiff_argnums=(1,))
+def _two_norm(x: Array, axes: tuple[int, ...]) -> Array:
+    squares = uf.real(uf.multiply(x, uf.conjugate(x)))
+    return uf.sqrt(red.sum(squares, axis=axes))
+
+
+@_two_norm.defjvp
+def _two_norm_jvp(axes: tuple[int, ...], primals: tuple, tangents: tuple
+                  ) -> tuple[Array, Array]:
+    # d|x| = <x, dx> / |x|; at x = 0 the subgradient 0 is taken (the naive
+    # derivative of sqrt is 0 * inf = nan there).
+    (x,), (x_dot,) = primals, tangents
+    norm_x = _two_norm(x, axes)
+    inner = red.sum(uf.real(uf.multiply(uf.conjugate(x), x_dot)), axis=axes)
+    positive = uf.greater(norm_x, 0)
+    safe_norm = uf.where(positive, norm_x, 1)  # double where: no 0/0 even in the unused branch
+    return norm_x, uf.where(positive, uf.divide(inner, safe_norm), 0)
 
 
 def _matrix_norm(x: Array, ord: Any, row: int, col: int) -> Array:  # noqa: A002
