@@ -23,7 +23,8 @@ def primitives() -> list[tuple[str, Primitive]]:
     modules += [f"functrans.primitives.{m.name}"
                 for m in pkgutil.iter_modules(functrans.primitives.__path__)
                 if m.name != "rules"]
-    modules += ["functrans.transforms.jit"]
+    modules += ["functrans.transforms.jit", "functrans.transforms.custom_derivatives",
+                "functrans.transforms.checkpoint"]
     found: dict[int, tuple[str, Primitive]] = {}
     for name in modules:
         module = importlib.import_module(name)

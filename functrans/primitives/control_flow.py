@@ -702,7 +702,7 @@ def _scan_impl(*args: Any, jaxpr: ClosedJaxpr, num_consts: int, num_carry: int, 
             carry = outs[:num_carry]
             for buffer, y in zip(ys, outs[num_carry:]):
                 buffer[i] = y
-            del outs, y  # copied into ys: do not hold a step's outputs into the next
+            outs = y = None  # copied into ys: hold no step's outputs into the next step
     carry_avals = jaxpr.in_avals[num_consts:num_consts + num_carry]
     return [_as_array(c, a) for c, a in zip(carry, carry_avals)] + ys
 
