@@ -44,7 +44,7 @@ from functrans.primitives.reductions import reduce_or
 from functrans.primitives.rules import move_bdim
 from functrans.primitives.structural import broadcast_in_dim, full
 from functrans.transforms.api_util import check_leaf, fun_name
-from functrans.transforms.jvp import jvp_flat
+from functrans.transforms.jvp import jvp_jaxpr
 from functrans.transforms.partial_eval import dce_jaxpr, partial_eval_jaxpr
 from functrans.transforms.staging import (
     JaxprTrace,
@@ -194,38 +194,7 @@ def _weak_join(avals_list: Sequence[Sequence[ShapedArray]]) -> list[Any] | None:
 
 # ------------------------------------------------------------------ jaxpr transformations
 
-_jvp_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _batch_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool], instantiate: Sequence[bool]
-               ) -> tuple[ClosedJaxpr, list[bool]]:
-    """JVP of `closed`: (primals, nonzero tangents) -> (primals, nonzero tangents).
-
-    An output tangent is present where it is nonzero or `instantiate` asks for
-    it (then a structural zero is materialised); returns which are present.
-    """
-    key = (tuple(nonzeros), tuple(instantiate))
-    cache = _jvp_cache.setdefault(closed, {})
-    if key in cache:
-        return cache[key]
-    n = len(closed.in_avals)
-    tangent_avals = [a.to_tangent_aval() for a, nz in zip(closed.in_avals, nonzeros) if nz]
-    out_nz: list[bool] = []
-
-    def f(*args: Any) -> list[Any]:
-        primals, nz_tangents = args[:n], iter(args[n:])
-        tangents = [next(nz_tangents) if nz else Zero(a.to_tangent_aval())
-                    for a, nz in zip(closed.in_avals, nonzeros)]
-        outs_p, outs_t = jvp_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
-                                  primals, tangents)
-        out_nz[:] = [type(t) is not Zero or inst for t, inst in zip(outs_t, instantiate)]
-        kept = [instantiate_zeros(t) for t, nz in zip(outs_t, out_nz) if nz]
-        return list(outs_p) + kept
-
-    jaxpr = trace_to_jaxpr(f, list(closed.in_avals) + tangent_avals, "jvp", "jvp")
-    cache[key] = (jaxpr, list(out_nz))
-    return cache[key]
 
 
 def _batch_jaxpr(closed: ClosedJaxpr, in_batched: Sequence[bool], size: int,
@@ -435,8 +404,8 @@ def _cond_jvp(primals, tangents, *, branches):
     n_out = len(branches[0].out_avals)
     out_nz = [False] * n_out
     for b in branches:
-        out_nz = _union(out_nz, _jvp_jaxpr(b, nonzeros, [False] * n_out)[1])
-    jvp_branches = tuple(_jvp_jaxpr(b, nonzeros, out_nz)[0] for b in branches)
+        out_nz = _union(out_nz, jvp_jaxpr(b, nonzeros, [False] * n_out)[1])
+    jvp_branches = tuple(jvp_jaxpr(b, nonzeros, out_nz)[0] for b in branches)
     outs = cond_p.bind(index, *ops, *_nonzero(op_tangents), branches=jvp_branches)
     nz_tangents = iter(outs[n_out:])
     return outs[:n_out], [next(nz_tangents) if nz else Zero(a.to_tangent_aval())
@@ -767,9 +736,9 @@ def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, revers
     const_nz, init_nz, xs_nz = _split([type(t) is not Zero for t in tangents], nc, nk)
     n_ys = len(jaxpr.out_avals) - nk
     carry_nz = _carry_fixed_point(
-        lambda c: _jvp_jaxpr(jaxpr, const_nz + c + xs_nz, [False] * (nk + n_ys))[1][:nk],
+        lambda c: jvp_jaxpr(jaxpr, const_nz + c + xs_nz, [False] * (nk + n_ys))[1][:nk],
         init_nz)
-    jvp_body, out_nz = _jvp_jaxpr(jaxpr, const_nz + carry_nz + xs_nz,
+    jvp_body, out_nz = jvp_jaxpr(jaxpr, const_nz + carry_nz + xs_nz,
                                   carry_nz + [False] * n_ys)
     body = _reorder(jvp_body, _grouped_order(const_nz + carry_nz + xs_nz, (nc, nk, len(xs_nz))),
                     _grouped_order(out_nz, (nk, n_ys)))
@@ -1057,8 +1026,8 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
     _, bconst_nz, init_nz = _split(nz, ncc, nbc)
     nk = len(init_nz)
     carry_nz = _carry_fixed_point(
-        lambda c: _jvp_jaxpr(body_jaxpr, bconst_nz + c, [False] * nk)[1], init_nz)
-    jvp_body, _ = _jvp_jaxpr(body_jaxpr, bconst_nz + carry_nz, carry_nz)
+        lambda c: jvp_jaxpr(body_jaxpr, bconst_nz + c, [False] * nk)[1], init_nz)
+    jvp_body, _ = jvp_jaxpr(body_jaxpr, bconst_nz + carry_nz, carry_nz)
     n_bt, n_ct = sum(bconst_nz), sum(carry_nz)
     body = _reorder(jvp_body, _grouped_order(bconst_nz + carry_nz, (nbc, nk)),
                     list(range(nk + n_ct)))

@@ -179,12 +179,15 @@ def _check_tangent(primal: Any, tangent: Any, name: str) -> Any:
 
 # ------------------------------------------------------------------ jaxprs
 
-def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool]
-              ) -> tuple[ClosedJaxpr, list[bool]]:
+def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool],
+              instantiate: Sequence[bool] | None = None) -> tuple[ClosedJaxpr, list[bool]]:
     """A jaxpr computing (primals_out, nonzero tangents_out) from
-    (primals_in, tangents_in for the `nonzeros` inputs). Used by the JVP rules of
-    higher-order primitives (jit, control flow)."""
-    key = tuple(nonzeros)
+    (primals_in, tangents_in for the `nonzeros` inputs), and which output
+    tangents it returns. An output tangent is returned where it is nonzero or
+    `instantiate` asks for it (a structural zero is then materialised). Used by
+    the JVP rules of higher-order primitives (jit, control flow)."""
+    instantiate = tuple(instantiate or (False,) * len(closed.out_avals))
+    key = (tuple(nonzeros), instantiate)
     cache = _jvp_jaxpr_cache.setdefault(closed, {})
     if key in cache:
         return cache[key]
@@ -201,8 +204,8 @@ def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool]
                     for a, nz in zip(closed.in_avals, nonzeros)]
         outs_p, outs_t = jvp_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
                                   primals, tangents)
-        out_nz[:] = [type(t) is not Zero for t in outs_t]
-        return list(outs_p) + [t for t in outs_t if type(t) is not Zero]
+        out_nz[:] = [type(t) is not Zero or inst for t, inst in zip(outs_t, instantiate)]
+        return list(outs_p) + [instantiate_zeros(t) for t, nz in zip(outs_t, out_nz) if nz]
 
     jaxpr = trace_to_jaxpr(f, list(closed.in_avals) + tangent_avals, "jvp")
     cache[key] = (jaxpr, list(out_nz))
