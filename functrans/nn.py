@@ -1,9 +1,11 @@
 """``functrans.nn``: activation functions and friends, as ``jax.nn``.
 
 Piecewise functions are written with ``where`` so their derivative at the
-kink is JAX's (``relu'(0) = 0``); softmax, log_softmax and logsumexp shift
-by a ``stop_gradient`` maximum, which keeps them finite for large inputs and
-leaves their derivatives exact.
+kink is JAX's (``relu'(0) = 0``); softmax and log_softmax shift by a
+``stop_gradient`` maximum, which keeps them finite for large inputs and leaves
+their derivatives exact. softplus and log_sigmoid go through ``logaddexp`` and
+logsumexp through its ``scipy.special`` version, both with custom JVP rules
+that stay finite at infinite inputs.
 """
 
 from __future__ import annotations
