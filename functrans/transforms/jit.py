@@ -8,21 +8,28 @@ batching) and bind ``jit`` again, so ``grad(jit(f))``, ``jit(grad(f))``,
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
+from functrans.compile import CompiledJaxpr, compile_jaxpr, compiled_if_cached
 from functrans.core import trace as core_trace
 from functrans.core.avals import get_aval
 from functrans.core.ir import ClosedJaxpr, JaxprEqn, Literal, Var
 from functrans.core.primitive import Primitive
+from functrans.core.trace import Tracer
 from functrans.core.zeros import UndefinedPrimal, Zero, instantiate_zeros
-from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, outputs
+from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, outputs, to_output
 from functrans.transforms.jvp import jvp_jaxpr
 from functrans.transforms.partial_eval import dce_jaxpr, partial_eval_jaxpr
-from functrans.transforms.staging import (JaxprTrace, StagedTracer, hoist_tracer_consts,
-                                          trace_to_jaxpr)
+from functrans.transforms.staging import (
+    JaxprTrace,
+    StagedTracer,
+    hoist_tracer_consts,
+    trace_to_jaxpr,
+)
 from functrans.transforms.transpose import transpose_jaxpr
 from functrans.transforms.vmap import batch_jaxpr
 from functrans.tree_util import PyTreeDef, tree_unflatten
@@ -48,10 +55,66 @@ def run_jaxpr(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
 
 
 def _jit_impl(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
-    token = _current.set(core_trace.eval_trace)  # nested primitives evaluate
+    compiled = compiled_if_cached(jaxpr)
+    if compiled is None:
+        if jaxpr not in _evaluated_once:
+            # Jaxprs made by transformations (the known part of a linearized jit, a
+            # closure over tracers) may be evaluated once only: interpret the first
+            # evaluation, compile from the second on.
+            _evaluated_once[jaxpr] = None
+            return run_compiled(_Interpreted(jaxpr), args)
+        compiled = compile_jaxpr(jaxpr, name)
+    return run_compiled(compiled, args)
+
+
+_evaluated_once: weakref.WeakKeyDictionary[ClosedJaxpr, None] = weakref.WeakKeyDictionary()
+
+
+class _Interpreted:
+    """A jaxpr run equation by equation, with the interface of compiled code."""
+
+    binds = True
+
+    def __init__(self, closed: ClosedJaxpr):
+        self.fn = lambda *args: run_jaxpr(closed, args)
+
+
+def _ignore_fp_errors() -> tuple[Any, Any]:
+    """NumPy's error state is a context variable; setting it to a prepared 'ignore
+    all' value directly costs a tenth of entering ``np.errstate``."""
     try:
-        with np.errstate(all="ignore"):
-            return run_jaxpr(jaxpr, args)
+        from numpy._core._ufunc_config import _extobj_contextvar as var
+    except ImportError:
+        return None, None
+    with np.errstate(all="ignore"):
+        return var, var.get()
+
+
+_errstate_var, _ignore_all = _ignore_fp_errors()
+
+
+def run_compiled(compiled: CompiledJaxpr | _Interpreted, args: Sequence[Any]) -> list[Any]:
+    """Call generated code with the evaluation trace current (primitives it falls
+    back to may bind) and NumPy's floating-point warnings off, as eager jit does."""
+    if not compiled.binds:  # no fallback that could bind: the trace does not matter
+        if _errstate_var is None:
+            with np.errstate(all="ignore"):
+                return compiled.fn(*args)
+        err_token = _errstate_var.set(_ignore_all)
+        try:
+            return compiled.fn(*args)
+        finally:
+            _errstate_var.reset(err_token)
+    token = _current.set(core_trace.eval_trace)
+    try:
+        if _errstate_var is None:
+            with np.errstate(all="ignore"):
+                return compiled.fn(*args)
+        err_token = _errstate_var.set(_ignore_all)
+        try:
+            return compiled.fn(*args)
+        finally:
+            _errstate_var.reset(err_token)
     finally:
         _current.reset(token)
 
@@ -72,11 +135,25 @@ def _jit_jvp(primals, tangents, *, jaxpr: ClosedJaxpr, name: str):
     return outs[:n], tangents_out
 
 
+def _partial_eval_cached(jaxpr: ClosedJaxpr, unknowns: Sequence[bool]):
+    """partial_eval_jaxpr, remembered per jaxpr: ``grad(jit(f))`` then meets the same
+    known and unknown jaxprs on every call, so their compiled code is reused."""
+    cache = _partial_eval_cache.setdefault(jaxpr, {})
+    key = tuple(unknowns)
+    result = cache.get(key)
+    if result is None:
+        result = cache[key] = partial_eval_jaxpr(jaxpr, list(unknowns))
+    return result
+
+
+_partial_eval_cache: weakref.WeakKeyDictionary[ClosedJaxpr, dict] = weakref.WeakKeyDictionary()
+
+
 def _jit_partial_eval(trace: JaxprTrace, args: Sequence[Any], params: dict) -> list[Any]:
     """Known part runs now (as a jit in the parent); unknown part is staged."""
     jaxpr, name = params["jaxpr"], params["name"]
     unknowns = [type(x) is StagedTracer and x._trace is trace for x in args]
-    known, unknown, out_unknowns, num_res = partial_eval_jaxpr(jaxpr, unknowns)
+    known, unknown, out_unknowns, num_res = _partial_eval_cached(jaxpr, unknowns)
     known_args = tuple(x for x, u in zip(args, unknowns) if not u)
     known_outs = trace.parent.process_primitive(jit_p, known_args,
                                                 dict(jaxpr=known, name=name))
@@ -91,7 +168,7 @@ def _jit_partial_eval(trace: JaxprTrace, args: Sequence[Any], params: dict) -> l
 
 def _jit_partial_eval_eqn(eqn: JaxprEqn, unknowns: Sequence[bool]):
     jaxpr, name = eqn.params["jaxpr"], eqn.params["name"]
-    known, unknown, out_unknowns, num_res = partial_eval_jaxpr(jaxpr, unknowns)
+    known, unknown, out_unknowns, num_res = _partial_eval_cached(jaxpr, unknowns)
     res_vars = [Var(a) for a in known.out_avals[len(known.out_avals) - num_res:]]
     known_eqn = JaxprEqn(jit_p, [v for v, u in zip(eqn.invars, unknowns) if not u],
                          dict(jaxpr=known, name=name),
@@ -150,7 +227,11 @@ def partial_static(fun: Callable[..., Any], args: Sequence[Any], static: Sequenc
 
 
 class Lowered:
-    """What ``jit(f).lower(*args)`` returns: the staged jaxpr for those arguments."""
+    """What ``jit(f).lower(*args)`` returns: the staged jaxpr for those arguments.
+
+    ``.compile()`` runs the optimisation passes and the code generator and returns
+    the compiled function, whose ``.as_text()`` is the generated Python source.
+    """
 
     def __init__(self, jaxpr: ClosedJaxpr, in_tree: PyTreeDef, out_tree: PyTreeDef,
                  name: str):
@@ -162,16 +243,87 @@ class Lowered:
     def as_text(self) -> str:
         return str(self.jaxpr)
 
+    def compile(self) -> Compiled:
+        return Compiled(compile_jaxpr(self.jaxpr, self.name), self.in_tree, self.out_tree)
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+
+class Compiled:
+    """A jaxpr compiled to NumPy code for one input signature (``lower(...).compile()``).
+
+    Call it with arguments of that signature; ``as_text()`` shows the generated source.
+    """
+
+    def __init__(self, compiled: CompiledJaxpr, in_tree: PyTreeDef, out_tree: PyTreeDef):
+        self.compiled = compiled
+        self.in_tree = in_tree
+        self.out_tree = out_tree
+
+    def as_text(self) -> str:
+        return self.compiled.source
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        flat, in_tree = flatten_args(args, kwargs, f"compiled {self.compiled.name}")
+        if in_tree != self.in_tree:
+            raise TypeError(f"compiled {self.compiled.name}: the arguments' structure "
+                            f"{in_tree} differs from the one it was compiled for "
+                            f"{self.in_tree}; lower and compile again for these arguments")
+        return tree_unflatten(self.out_tree, outputs(run_compiled(self.compiled, flat)))
+
     def __str__(self) -> str:
         return self.as_text()
 
 
 class _CacheEntry:
-    __slots__ = ("jaxpr", "out_tree")
+    __slots__ = ("jaxpr", "out_tree", "compiled", "build")
 
     def __init__(self, jaxpr: ClosedJaxpr, out_tree: PyTreeDef):
         self.jaxpr = jaxpr
         self.out_tree = out_tree
+        self.compiled: CompiledJaxpr | None = None
+        self.build: Callable[[list[Any]], Any] = lambda outs: tree_unflatten(
+            out_tree, outputs(outs))
+
+
+def output_builder(out_tree: PyTreeDef, fresh: Sequence[bool]) -> Callable[[list[Any]], Any]:
+    """A generated function from the flat outputs to the output pytree, converting
+    (``to_output``) only the leaves that may need it; containers other than tuples,
+    lists, dicts and None use ``tree_unflatten``."""
+    leaf = iter(range(out_tree.num_leaves))
+    namespace: dict[str, Any] = {"t": to_output}
+
+    def expr(node: PyTreeDef) -> str:
+        if node.node_type is None:
+            i = next(leaf)
+            return f"o[{i}]" if i < len(fresh) and fresh[i] else f"t(o[{i}])"
+        kids = [expr(c) for c in node.children]
+        if node.node_type is tuple:
+            return "(" + "".join(k + ", " for k in kids) + ")"
+        if node.node_type is list:
+            return "[" + ", ".join(kids) + "]"
+        if node.node_type is dict:
+            keys = f"K{len(namespace)}"
+            namespace[keys] = tuple(node.node_data)
+            return "{" + ", ".join(f"{keys}[{j}]: {k}" for j, k in enumerate(kids)) + "}"
+        if node.node_type is type(None):
+            return "None"
+        return _unsupported()
+
+    try:
+        body = expr(out_tree)
+    except _NotFast:
+        return lambda outs: tree_unflatten(out_tree, outputs(outs))
+    exec(compile(f"def build(o):\n    return {body}\n", "<jit output builder>", "exec"),
+         namespace)
+    return namespace["build"]
+
+
+def _unsupported() -> str:
+    raise _NotFast
+
+
 
 
 class Jitted:
@@ -186,6 +338,8 @@ class Jitted:
         self.static_argnames = ((static_argnames,) if isinstance(static_argnames, str)
                                 else tuple(static_argnames))
         self._cache: dict[Hashable, _CacheEntry] = {}
+        # signature of concrete leaves -> entry, for the hot path of __call__
+        self._fast: dict[tuple, _CacheEntry] = {}
         self.__name__ = self.name
         self.__doc__ = getattr(fun, "__doc__", None)
         self.__wrapped__ = fun
@@ -218,6 +372,18 @@ class Jitted:
         return _CacheEntry(closed, flat_fun.out_tree)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not (self.static_argnums or self.static_argnames or kwargs):
+            # the hot path: concrete arguments of a signature seen before
+            leaves: list[Any] = []
+            try:
+                entry = self._fast[_fast_key(args, leaves)]
+            except (KeyError, _NotFast):
+                pass
+            else:
+                return entry.build(run_compiled(entry.compiled, leaves))
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict) -> Any:
         f, flat, in_tree, key = self._signature(args, dict(kwargs))
         entry = self._cache.get(key)
         if entry is None:
@@ -227,8 +393,21 @@ class Jitted:
                 outs = jit_p.bind(*hoisted, *flat, jaxpr=closed, name=self.name)
                 return tree_unflatten(entry.out_tree, outputs(outs))
             self._cache[key] = entry
-        outs = jit_p.bind(*flat, jaxpr=entry.jaxpr, name=self.name)
-        return tree_unflatten(entry.out_tree, outputs(outs))
+        for x in flat:
+            if isinstance(x, Tracer):
+                outs = jit_p.bind(*flat, jaxpr=entry.jaxpr, name=self.name)
+                return tree_unflatten(entry.out_tree, outputs(outs))
+        # concrete arguments: bind would evaluate at once; call the code directly
+        compiled = entry.compiled
+        if compiled is None:
+            compiled = entry.compiled = compile_jaxpr(entry.jaxpr, self.name)
+            entry.build = output_builder(entry.out_tree, compiled.fresh_outputs)
+            if not (self.static_argnums or self.static_argnames or kwargs):
+                try:
+                    self._fast[_fast_key(args, [])] = entry
+                except _NotFast:  # containers of other kinds: the slow path flattens
+                    pass
+        return entry.build(run_compiled(compiled, flat))
 
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:
         f, flat, in_tree, _ = self._signature(args, dict(kwargs))
@@ -240,6 +419,7 @@ class Jitted:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._fast.clear()
 
     def __repr__(self) -> str:
         return f"<jit-compiled function {self.name}>"
@@ -250,6 +430,56 @@ class Jitted:
         import functools
 
         return functools.partial(self, obj)
+
+
+class _NotFast(Exception):
+    """The arguments hold something the hot path does not recognise."""
+
+
+def _fast_key(args: tuple, leaves: list[Any]) -> tuple:
+    """A hashable key of the structure and leaf avals of `args`, collecting the leaves
+    in ``tree_flatten`` order: tuples, lists, dicts and None only, with array or
+    scalar leaves (a Python scalar is weakly typed); anything else raises _NotFast."""
+    sig: list[Any] = []
+    _collect(args, leaves, sig)
+    return tuple(sig)
+
+
+def _collect(x: Any, leaves: list[Any], sig: list[Any]) -> None:
+    # markers are type objects, shapes are tuples and dtypes np.dtype: unambiguous
+    t = type(x)
+    if t is np.ndarray:
+        leaves.append(x)
+        sig.append(x.shape)
+        sig.append(x.dtype)
+    elif t is tuple or t is list:
+        sig.append(t)
+        sig.append(len(x))
+        for c in x:
+            _collect(c, leaves, sig)
+    elif t in _PYTHON_SCALARS:
+        leaves.append(x)
+        sig.append(t)
+    elif isinstance(x, np.generic):
+        leaves.append(x)
+        sig.append(())
+        sig.append(x.dtype)
+    elif t is dict:
+        try:
+            keys = sorted(x)
+        except TypeError:
+            raise _NotFast from None
+        sig.append(t)
+        sig.append(tuple(keys))
+        for k in keys:
+            _collect(x[k], leaves, sig)
+    elif x is None:
+        sig.append(None)
+    else:
+        raise _NotFast
+
+
+_PYTHON_SCALARS = frozenset((bool, int, float, complex))
 
 
 def _check_hashable(value: Any, what: str, name: str) -> None:
