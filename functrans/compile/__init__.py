@@ -8,6 +8,7 @@ import weakref
 from functrans.compile.codegen import CompiledJaxpr, generate
 from functrans.compile.passes import optimize
 from functrans.core.ir import ClosedJaxpr
+from functrans.core.trace import gc_paused
 
 __all__ = ["compile_jaxpr", "compiled_if_cached", "optimize", "generate", "CompiledJaxpr"]
 
@@ -19,7 +20,8 @@ def compile_jaxpr(closed: ClosedJaxpr, name: str = "jitted") -> CompiledJaxpr:
     """Optimise `closed` and generate its NumPy code, once per jaxpr object."""
     compiled = _compiled.get(closed)
     if compiled is None:
-        compiled = _compiled[closed] = generate(optimize(closed), name)
+        with gc_paused():  # the passes build a graph as large as the jaxpr
+            compiled = _compiled[closed] = generate(optimize(closed), name)
     return compiled
 
 

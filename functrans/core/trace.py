@@ -18,6 +18,8 @@ each other's perturbations.
 from __future__ import annotations
 
 import contextvars
+import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -215,6 +217,34 @@ class Tracer:
 
     def __repr__(self) -> str:
         return f"Traced<{self.aval.str_short()}>with<{self._trace.describe()}>"
+
+
+class gc_paused:
+    """Pause Python's cyclic garbage collector while a jaxpr is recorded.
+
+    Recording keeps every equation, variable and tracer alive until the end, and
+    each full collection walks all of them, which makes tracing a long function
+    quadratic. Nothing recorded forms reference cycles, so collection can wait
+    until the outermost recording ends. Process-wide, so nesting and threads
+    share one counter.
+    """
+
+    _lock = threading.Lock()
+    _depth = 0
+    _was_enabled = False
+
+    def __enter__(self) -> None:
+        with gc_paused._lock:
+            if gc_paused._depth == 0:
+                gc_paused._was_enabled = gc.isenabled()
+                gc.disable()
+            gc_paused._depth += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        with gc_paused._lock:
+            gc_paused._depth -= 1
+            if gc_paused._depth == 0 and gc_paused._was_enabled:
+                gc.enable()
 
 
 def check_alive(tracer: Tracer, where: str) -> None:

@@ -114,7 +114,7 @@ def linearize_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
                   for p, nz in zip(primals, in_nonzero)]
     token = _current.set(trace)
     try:
-        with np.errstate(all="ignore"):  # see the note above EvalTrace
+        with np.errstate(all="ignore"), core_trace.gc_paused():  # see EvalTrace, gc_paused
             outs = f(*in_tracers)
     finally:
         _current.reset(token)

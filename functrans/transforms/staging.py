@@ -141,7 +141,7 @@ def trace_to_jaxpr(f: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArr
     trace = JaxprTrace(core_trace.get_current_trace(), stage_all=True, name=name,
                        purpose=purpose)
     in_tracers = [trace.new_arg(a) for a in in_avals]
-    with core_trace.new_trace(trace):
+    with core_trace.gc_paused(), core_trace.new_trace(trace):
         outs = f(*in_tracers)
     return trace.to_jaxpr(in_tracers, outs)
 
