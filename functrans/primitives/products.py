@@ -17,6 +17,7 @@ layouts reach BLAS without a copy).
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -95,22 +96,39 @@ def _dot_general_aval(lhs: ShapedArray, rhs: ShapedArray, *, dimension_numbers,
 
 # ------------------------------------------------------------------ NumPy implementation
 
+# Matrix products of 2-D operands by which axes they contract: (lc, rc) -> how to
+# call np.matmul on views (the transposes are free; BLAS takes the flag).
+_MATRIX_PRODUCTS = {
+    ((1,), (0,)): lambda a, b: np.matmul(a, b),
+    ((0,), (0,)): lambda a, b: np.matmul(a.T, b),
+    ((1,), (1,)): lambda a, b: np.matmul(a, b.T),
+    ((0,), (1,)): lambda a, b: np.matmul(a.T, b.T),
+}
+
+
 def _dot_general_impl(lhs: Any, rhs: Any, *, dimension_numbers, precision,
                       preferred_element_type) -> np.ndarray:
     lhs, rhs = np.asarray(lhs), np.asarray(rhs)
+    if lhs.dtype != rhs.dtype:  # NumPy would promote silently; the shape rule explains
+        _dot_general_aval(get_aval(lhs), get_aval(rhs), dimension_numbers=dimension_numbers,
+                          precision=precision, preferred_element_type=preferred_element_type)
+    (lc, rc), (lb, rb) = dimension_numbers
+    if preferred_element_type is None and not lb and lhs.ndim == 2 and rhs.ndim == 2:
+        product = _MATRIX_PRODUCTS.get((lc, rc))
+        if product is not None:
+            return product(lhs, rhs)
     if preferred_element_type is not None and preferred_element_type != lhs.dtype:
         # accumulate in the wider type (int8 products summed in int32, f32 in f64)
         lhs = lhs.astype(preferred_element_type)
         rhs = rhs.astype(preferred_element_type)
-    (lc, rc), (lb, rb) = dimension_numbers
     lf = _free_dims(lhs.ndim, lc, lb)
     rf = _free_dims(rhs.ndim, rc, rb)
     batch_shape = tuple(lhs.shape[d] for d in lb)
     lhs_free_shape = tuple(lhs.shape[d] for d in lf)
     rhs_free_shape = tuple(rhs.shape[d] for d in rf)
-    m = int(np.prod(lhs_free_shape, dtype=np.int64))
-    n = int(np.prod(rhs_free_shape, dtype=np.int64))
-    k = int(np.prod([lhs.shape[d] for d in lc], dtype=np.int64))
+    m = math.prod(lhs_free_shape)
+    n = math.prod(rhs_free_shape)
+    k = math.prod(lhs.shape[d] for d in lc)
     # np.transpose is a view; reshape copies only when the merged axes are not
     # already adjacent in memory. Batch axes stay separate: matmul broadcasts them.
     a = np.transpose(lhs, lb + lf + lc).reshape(batch_shape + (m, k))
@@ -154,10 +172,14 @@ def _cotangent_of_operand(ct: Any, undefined: Any, other: Any, *, own: tuple, ot
         ct = convert_element_type(ct, common)
         other = convert_element_type(other, common)
     result = dot_general(ct, other, ((ct_v_free, v_free), (ct_batch, v_batch)))
-    contract_in_result_order = tuple(u_contract[i] for i in np.argsort(v_contract))
+    contract_in_result_order = tuple(u_contract[i] for i in _argsort(v_contract))
     layout = u_batch + u_free + contract_in_result_order
-    result = transpose(result, tuple(int(i) for i in np.argsort(layout)))
+    result = transpose(result, _argsort(layout))
     return convert_element_type(result, aval.dtype)
+
+
+def _argsort(seq: Sequence[int]) -> tuple[int, ...]:
+    return tuple(sorted(range(len(seq)), key=seq.__getitem__))
 
 
 def _transpose_lhs(ct, lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
@@ -266,7 +288,6 @@ def dot_general(lhs: Any, rhs: Any, dimension_numbers: Any, precision: Any = Non
                         f"{preferred}")
     params = dict(dimension_numbers=dims, precision=_canonical_precision(precision),
                   preferred_element_type=preferred)
-    _dot_general_aval(lhs_aval, rhs_aval, **params)  # eager evaluation skips the shape rule
     return dot_general_p.bind(lhs, rhs, **params)
 
 
