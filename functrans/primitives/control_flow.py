@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from functrans.compile import evaluate_jaxpr
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
-from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, eval_jaxpr
+from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, eval_jaxpr
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
 from functrans.core.zeros import UndefinedPrimal, Zero, add_tangents, instantiate_zeros
@@ -64,19 +65,9 @@ _current = core_trace._current_trace
 # ================================================================== shared helpers
 
 def _eval_closed(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
-    """Run a closed jaxpr with the NumPy implementations (the caller makes the
-    evaluation trace current)."""
-    jaxpr = closed.jaxpr
-    env: dict[Var, Any] = dict(zip(jaxpr.constvars, closed.consts))
-    env.update(zip(jaxpr.invars, args))
-    for eqn in jaxpr.eqns:
-        invals = [a.val if type(a) is Literal else env[a] for a in eqn.invars]
-        out = eqn.primitive.impl(*invals, **eqn.params)
-        if eqn.primitive.multiple_results:
-            env.update(zip(eqn.outvars, out))
-        else:
-            env[eqn.outvars[0]] = out
-    return [a.val if type(a) is Literal else env[a] for a in jaxpr.outvars]
+    """Run a branch or loop body with NumPy: compiled code from its second
+    evaluation on (the caller makes the evaluation trace current)."""
+    return evaluate_jaxpr(closed, args, "body")
 
 
 class _Evaluating:

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from functrans.compile import CompiledJaxpr, compile_jaxpr, compiled_if_cached
+from functrans.compile import CompiledJaxpr, code_for, compile_jaxpr, interpret_jaxpr
 from functrans.core import trace as core_trace
 from functrans.core.avals import get_aval
-from functrans.core.ir import ClosedJaxpr, JaxprEqn, Literal, Var
+from functrans.core.ir import ClosedJaxpr, JaxprEqn, Var
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
 from functrans.core.zeros import UndefinedPrimal, Zero, instantiate_zeros
@@ -41,33 +41,12 @@ jit_p = Primitive("jit", multiple_results=True)
 
 def run_jaxpr(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
     """Evaluate a closed jaxpr by calling each primitive's NumPy implementation."""
-    jaxpr = closed.jaxpr
-    env: dict[Var, Any] = dict(zip(jaxpr.constvars, closed.consts))
-    env.update(zip(jaxpr.invars, args))
-    for eqn in jaxpr.eqns:
-        invals = [a.val if type(a) is Literal else env[a] for a in eqn.invars]
-        out = eqn.primitive.impl(*invals, **eqn.params)
-        if eqn.primitive.multiple_results:
-            env.update(zip(eqn.outvars, out))
-        else:
-            env[eqn.outvars[0]] = out
-    return [a.val if type(a) is Literal else env[a] for a in jaxpr.outvars]
+    return interpret_jaxpr(closed, args)
 
 
 def _jit_impl(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
-    compiled = compiled_if_cached(jaxpr)
-    if compiled is None:
-        if jaxpr not in _evaluated_once:
-            # Jaxprs made by transformations (the known part of a linearized jit, a
-            # closure over tracers) may be evaluated once only: interpret the first
-            # evaluation, compile from the second on.
-            _evaluated_once[jaxpr] = None
-            return run_compiled(_Interpreted(jaxpr), args)
-        compiled = compile_jaxpr(jaxpr, name)
-    return run_compiled(compiled, args)
-
-
-_evaluated_once: weakref.WeakKeyDictionary[ClosedJaxpr, None] = weakref.WeakKeyDictionary()
+    compiled = code_for(jaxpr, name)
+    return run_compiled(_Interpreted(jaxpr) if compiled is None else compiled, args)
 
 
 class _Interpreted:
