@@ -28,6 +28,7 @@ from functrans.numpy._util import (
     to_inexact_dtype,
 )
 from functrans.scipy.special import logsumexp
+from functrans.transforms.custom_derivatives import custom_jvp
 
 __all__ = ["relu", "relu6", "sigmoid", "softplus", "soft_sign", "log_sigmoid", "silu", "swish",
            "gelu", "elu", "celu", "selu", "leaky_relu", "hard_tanh", "hard_sigmoid",
@@ -42,8 +43,20 @@ def _inexact(x: Any, fname: str) -> Array:
 
 def relu(x: Any) -> Array:
     """``max(x, 0)``, with derivative 0 at 0."""
-    x = as_array(asarray_arg(x, "relu", "x"))
-    return fnp.where(fnp.greater(x, 0), x, 0)
+    return _relu(as_array(asarray_arg(x, "relu", "x")))
+
+
+@custom_jvp
+def _relu(x: Array) -> Array:
+    # the forward pass is one maximum; the rule picks relu'(0) = 0 (maximum
+    # alone would split the tie), as jax.nn.relu does
+    return fnp.maximum(x, 0)
+
+
+@_relu.defjvp
+def _relu_jvp(primals: tuple, tangents: tuple) -> tuple:
+    (x,), (t,) = primals, tangents
+    return _relu(x), fnp.where(fnp.greater(x, 0), t, 0)
 
 
 def relu6(x: Any) -> Array:
