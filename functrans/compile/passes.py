@@ -124,13 +124,14 @@ def _same_aval(a: Atom, b: Atom) -> bool:
 # ------------------------------------------------------------------ inlining
 
 def inline_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
-    """Replace each nested ``jit`` equation by the equations of its jaxpr (with fresh
-    variables), so the whole computation is one straight line. Nested jits inside
-    the inlined bodies are expanded too, through an explicit work stack."""
-    from functrans.transforms.jit import jit_p
-
+    """Replace each call-like equation (nested ``jit``, ``custom_jvp_call``,
+    ``custom_vjp_call``: a primitive with a ``call_jaxpr_param``) by the equations of
+    its jaxpr (with fresh variables), so the whole computation is one straight line.
+    Calls inside the inlined bodies are expanded too, through an explicit work stack.
+    Evaluation is all that is left at compile time, so custom rules have done their
+    work."""
     jaxpr = closed.jaxpr
-    if not any(e.primitive is jit_p for e in jaxpr.eqns):
+    if not any(e.primitive.call_jaxpr_param for e in jaxpr.eqns):
         return closed
     constvars, consts = list(jaxpr.constvars), list(closed.consts)
     eqns: list[JaxprEqn] = []
@@ -147,8 +148,9 @@ def inline_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
             caller_env.update(zip(call_outvars, [_subst(env, a) for a in body_outs]))
             continue
         invars = [_subst(env, a) for a in eqn.invars]
-        if eqn.primitive is jit_p:
-            inner: ClosedJaxpr = eqn.params["jaxpr"]
+        call_param = eqn.primitive.call_jaxpr_param
+        if call_param is not None:
+            inner: ClosedJaxpr = eqn.params[call_param]
             body = inner.jaxpr
             inner_env: dict[Var, Atom] = dict(zip(body.invars, invars))
             for v, c in zip(body.constvars, inner.consts):

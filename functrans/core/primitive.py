@@ -32,7 +32,8 @@ from functrans.core.trace import Tracer, explain_failure, get_current_trace
 
 class Primitive:
     __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "jvp", "transpose",
-                 "batch", "partial_eval", "partial_eval_eqn", "linear", "__weakref__")
+                 "batch", "partial_eval", "partial_eval_eqn", "linear", "call_jaxpr_param",
+                 "__weakref__")
 
     def __init__(self, name: str, *, multiple_results: bool = False):
         self.name = name
@@ -44,6 +45,10 @@ class Primitive:
         self.batch: Callable[..., Any] | None = None
         self.partial_eval: Callable[..., Any] | None = None
         self.partial_eval_eqn: Callable[..., Any] | None = None
+        #: for call-like primitives (jit, custom_jvp_call, checkpoint...): the name of
+        #: the closed-jaxpr parameter that evaluating the primitive applies to its
+        #: operands, so a compiler may inline it
+        self.call_jaxpr_param: str | None = None
         self.linear = False
 
     def bind(self, *args: Any, **params: Any) -> Any:

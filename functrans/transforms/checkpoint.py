@@ -234,6 +234,8 @@ def _checkpoint_batch(args, dims, *, jaxpr, policy, prevent_cse, name):
 
 
 checkpoint_p.impl = _checkpoint_impl
+# no call_jaxpr_param: inlined, the recomputation would be merged by CSE with the
+# forward pass it repeats, and the memory checkpointing saves would be spent again
 checkpoint_p.abstract_eval = _checkpoint_abstract_eval
 checkpoint_p.jvp = _checkpoint_jvp
 checkpoint_p.partial_eval = _checkpoint_partial_eval

@@ -339,6 +339,7 @@ def _custom_jvp_call_batch(args, dims, *, call_jaxpr, jvp, num_consts, name):
 
 
 custom_jvp_call_p.impl = _custom_jvp_call_impl
+custom_jvp_call_p.call_jaxpr_param = "call_jaxpr"  # evaluation ignores the rule
 custom_jvp_call_p.abstract_eval = lambda *avals, **params: _out_avals(**params)
 custom_jvp_call_p.jvp = _custom_jvp_call_jvp
 custom_jvp_call_p.batch = _custom_jvp_call_batch
@@ -659,6 +660,7 @@ class _BatchedBwdRule(_BatchedBwd):
 
 
 custom_vjp_call_p.impl = _custom_vjp_call_impl
+custom_vjp_call_p.call_jaxpr_param = "call_jaxpr"  # evaluation ignores the rule
 custom_vjp_call_p.abstract_eval = lambda *avals, **params: _out_avals(**params)
 custom_vjp_call_p.jvp = _custom_vjp_call_jvp
 custom_vjp_call_p.batch = _custom_vjp_call_batch

@@ -174,6 +174,7 @@ def _jit_batch(args: Sequence[Any], dims: Sequence[int | None], *, jaxpr: Closed
     return jit_p.bind(*args, jaxpr=batched, name=f"vmap({name})"), out_dims
 
 
+jit_p.call_jaxpr_param = "jaxpr"
 jit_p.impl = _jit_impl
 jit_p.abstract_eval = _jit_abstract_eval
 jit_p.jvp = _jit_jvp
