@@ -26,7 +26,7 @@ from functrans.transforms.jacobians import hessian, jacfwd, jacobian, jacrev
 from functrans.transforms.jit import jit
 from functrans.transforms.jvp import jvp
 from functrans.transforms.linearize import linearize
-from functrans.transforms.staging import make_jaxpr
+from functrans.transforms.staging import ShapeDtypeStruct, eval_shape, make_jaxpr
 from functrans.transforms.vmap import vmap
 
 __version__ = "0.1.0"
@@ -34,6 +34,7 @@ __version__ = "0.1.0"
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "linear_transpose", "jit",
            "custom_jvp", "custom_vjp", "checkpoint", "remat", "checkpoint_policies",
            "vmap", "jacfwd", "jacrev", "jacobian", "hessian", "make_jaxpr", "stop_gradient",
+           "eval_shape", "ShapeDtypeStruct",
            "tree_util", "config", "lax", "numpy", "nn", "scipy", "Tracer", "Jaxpr",
            "ClosedJaxpr", "float0",
            "ConcretizationTypeError", "TracerArrayConversionError", "TracerBoolConversionError",

@@ -391,3 +391,17 @@ def test_leaked_tracer_error():
 def test_numpy_on_tracer_error():
     with pytest.raises(TypeError, match="functrans.numpy"):
         ft.grad(lambda x: np.asarray(x))(1.0)
+
+
+def test_eval_shape_computes_nothing():
+    calls = []
+
+    def fn(params, x):
+        calls.append(type(x).__name__)
+        return {"y": fnp.tanh(x @ params["w"]), "n": fnp.sum(x)}
+
+    params = {"w": ft.ShapeDtypeStruct((3, 4), np.float32)}
+    out = ft.eval_shape(fn, params, np.ones((2, 3), np.float32))
+    assert out == {"y": ft.ShapeDtypeStruct((2, 4), np.float32),
+                   "n": ft.ShapeDtypeStruct((), np.float32)}
+    assert calls == ["StagedTracer"]

@@ -160,6 +160,50 @@ def hoist_tracer_consts(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any]]:
     return ClosedJaxpr(new, [c for _, c in keep]), [c for _, c in hoisted]
 
 
+class ShapeDtypeStruct:
+    """A shape and a dtype standing for an array, as ``jax.ShapeDtypeStruct``: what
+    `eval_shape` returns, and accepted wherever an argument's value is not needed."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: Sequence[int], dtype: Any):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def aval(self) -> ShapedArray:
+        return ShapedArray(self.shape, self.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ShapeDtypeStruct) and self.shape == other.shape
+                and self.dtype == other.dtype)
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype))
+
+    def __repr__(self) -> str:
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+
+
+def eval_shape(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The shapes and dtypes of ``fun(*args)`` (a pytree of ShapeDtypeStruct), found
+    by tracing without computing anything, as ``jax.eval_shape``. Arguments may be
+    arrays or ShapeDtypeStructs."""
+    from functrans.transforms.api_util import FlatFun, fun_name
+    from functrans.tree_util import tree_flatten, tree_unflatten
+
+    flat, in_tree = tree_flatten((args, kwargs))
+    in_avals = [get_aval(x) for x in flat]
+    flat_fun = FlatFun(fun, in_tree, fun_name(fun))
+    closed = trace_to_jaxpr(flat_fun, in_avals, fun_name(fun), "eval_shape")
+    return tree_unflatten(flat_fun.out_tree,
+                          [ShapeDtypeStruct(a.shape, a.dtype) for a in closed.out_avals])
+
+
 def make_jaxpr(fun: Callable[..., Any], static_argnums: int | Sequence[int] = ()
                ) -> Callable[..., ClosedJaxpr]:
     """``make_jaxpr(f)(*args)``: the jaxpr `f` stages out for arguments like `args`."""
