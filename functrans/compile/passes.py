@@ -25,6 +25,7 @@ from functrans.core.zeros import add_any_p
 from functrans.primitives import elementwise as ew
 from functrans.primitives import reductions as red
 from functrans.primitives import structural as st
+from functrans.transforms.partial_eval import dce_jaxpr
 
 __all__ = ["optimize", "inline_calls", "dce", "cse", "fold_constants", "forward_noops",
            "simplify", "expand_integer_pow", "fold_transposes_into_dot", "PASSES"]
@@ -173,16 +174,11 @@ def inline_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 def dce(closed: ClosedJaxpr) -> ClosedJaxpr:
     """Drop equations whose outputs are unused and constants nobody reads."""
-    jaxpr = closed.jaxpr
-    live: set[Var] = {v for v in jaxpr.outvars if type(v) is Var}
-    kept: list[JaxprEqn] = []
-    for eqn in reversed(jaxpr.eqns):
-        if any(v in live for v in eqn.outvars):
-            kept.append(eqn)
-            live.update(v for v in eqn.invars if type(v) is Var)
-    kept.reverse()
-    used = [(v, c) for v, c in zip(jaxpr.constvars, closed.consts) if v in live]
-    new = Jaxpr([v for v, _ in used], jaxpr.invars, jaxpr.outvars, kept)
+    jaxpr = dce_jaxpr(closed.jaxpr)
+    read = {v for e in jaxpr.eqns for v in e.invars if type(v) is Var}
+    read.update(v for v in jaxpr.outvars if type(v) is Var)
+    used = [(v, c) for v, c in zip(jaxpr.constvars, closed.consts) if v in read]
+    new = Jaxpr([v for v, _ in used], jaxpr.invars, jaxpr.outvars, jaxpr.eqns)
     return ClosedJaxpr(new, [c for _, c in used])
 
 

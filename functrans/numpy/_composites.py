@@ -19,8 +19,6 @@ import functrans.numpy as fnp
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
     Array,
-    as_array,
-    asarray_arg,
     canonicalize_axis,
     cast,
     dtype_of,
@@ -32,13 +30,12 @@ from functrans.numpy._util import (
     static_int,
     to_inexact_dtype,
 )
+from functrans.numpy._util import operand as _operand
 from functrans.transforms.custom_derivatives import custom_jvp
 
 _int64 = np.dtype(np.int64)
 
 
-def _operand(a: Any, fname: str, argname: str = "a") -> Array:
-    return as_array(asarray_arg(a, fname, argname))
 
 
 def _inexact(a: Any, fname: str, argname: str = "a") -> Array:

@@ -22,8 +22,6 @@ import numpy as np
 import functrans.numpy as fnp
 from functrans.numpy._util import (
     Array,
-    as_array,
-    asarray_arg,
     canonicalize_axis,
     cast,
     concrete,
@@ -36,12 +34,11 @@ from functrans.numpy._util import (
     static_int,
     to_inexact_dtype,
 )
+from functrans.numpy._util import operand as _operand
 
 _int64 = np.dtype(np.int64)
 
 
-def _operand(a: Any, fname: str, argname: str = "a") -> Array:
-    return as_array(asarray_arg(a, fname, argname))
 
 
 # ------------------------------------------------------------------ searching and counting

@@ -32,12 +32,11 @@ from functrans.numpy._util import (
     size_of,
     to_inexact_dtype,
 )
+from functrans.numpy._util import operand as _operand
 
 _int64 = np.dtype(np.int64)
 
 
-def _operand(a: Any, fname: str) -> Array:
-    return as_array(asarray_arg(a, fname, "a"))
 
 
 def _check_out(out: Any, fname: str) -> None:

@@ -33,10 +33,7 @@ from functrans.numpy._util import (
     static_int,
     static_shape,
 )
-
-
-def _operand(a: Any, fname: str, argname: str = "a") -> Array:
-    return as_array(asarray_arg(a, fname, argname))
+from functrans.numpy._util import operand as _operand
 
 
 def _shape(x: Array) -> tuple[int, ...]:

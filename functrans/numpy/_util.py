@@ -65,6 +65,11 @@ def asarray_arg(x: Any, fname: str, argname: str = "x") -> Array:
                     "Python or NumPy scalar, or a (nested) list of them")
 
 
+def operand(a: Any, fname: str, argname: str = "a") -> Array:
+    """`a` checked by `asarray_arg` and made an array (Python scalars included)."""
+    return as_array(asarray_arg(a, fname, argname))
+
+
 def array_from_sequence(seq: Sequence[Any], fname: str, argname: str) -> Array:
     if not _contains_tracer(seq):
         out = np.asarray(seq)

@@ -76,26 +76,24 @@ def run_compiled(compiled: CompiledJaxpr | _Interpreted, args: Sequence[Any]) ->
     """Call generated code with the evaluation trace current (primitives it falls
     back to may bind) and NumPy's floating-point warnings off, as eager jit does."""
     if not compiled.binds:  # no fallback that could bind: the trace does not matter
-        if _errstate_var is None:
-            with np.errstate(all="ignore"):
-                return compiled.fn(*args)
-        err_token = _errstate_var.set(_ignore_all)
-        try:
-            return compiled.fn(*args)
-        finally:
-            _errstate_var.reset(err_token)
+        return _quietly(compiled.fn, args)
     token = _current.set(core_trace.eval_trace)
     try:
-        if _errstate_var is None:
-            with np.errstate(all="ignore"):
-                return compiled.fn(*args)
-        err_token = _errstate_var.set(_ignore_all)
-        try:
-            return compiled.fn(*args)
-        finally:
-            _errstate_var.reset(err_token)
+        return _quietly(compiled.fn, args)
     finally:
         _current.reset(token)
+
+
+def _quietly(fn: Callable[..., list[Any]], args: Sequence[Any]) -> list[Any]:
+    """``fn(*args)`` with NumPy's floating-point warnings off."""
+    if _errstate_var is None:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    err_token = _errstate_var.set(_ignore_all)
+    try:
+        return fn(*args)
+    finally:
+        _errstate_var.reset(err_token)
 
 
 def _jit_abstract_eval(*avals: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
