@@ -20,11 +20,11 @@ import numpy as np
 
 from functrans.core.avals import ShapedArray
 from functrans.core.ir import Atom, ClosedJaxpr, JaxprEqn, Literal, Var
-from functrans.core.zeros import add_any_p
 from functrans.primitives import elementwise as ew
 from functrans.primitives import products as prod
 from functrans.primitives import reductions as red
 from functrans.primitives import structural as st
+from functrans.primitives.tangent_space import add_any_p
 
 __all__ = ["generate", "CompiledJaxpr", "CODEGEN_RULES", "UFUNC_RULES"]
 

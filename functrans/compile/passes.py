@@ -21,10 +21,10 @@ import numpy as np
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray
 from functrans.core.ir import Atom, ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
-from functrans.core.zeros import add_any_p
 from functrans.primitives import elementwise as ew
 from functrans.primitives import reductions as red
 from functrans.primitives import structural as st
+from functrans.primitives.tangent_space import add_any_p
 from functrans.transforms.partial_eval import dce_jaxpr
 
 __all__ = ["optimize", "inline_calls", "dce", "cse", "fold_constants", "forward_noops",

@@ -39,11 +39,12 @@ from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, eval_jaxpr
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
-from functrans.core.zeros import UndefinedPrimal, Zero, add_tangents, instantiate_zeros
+from functrans.core.zeros import UndefinedPrimal, Zero
 from functrans.primitives.elementwise import add, clamp, convert_element_type, lt, ne, select_n
 from functrans.primitives.reductions import reduce_or
 from functrans.primitives.rules import move_bdim
 from functrans.primitives.structural import broadcast_in_dim, full
+from functrans.primitives.tangent_space import add_tangents, instantiate_zeros
 from functrans.transforms.api_util import check_leaf, fun_name
 from functrans.transforms.jvp import jvp_jaxpr
 from functrans.transforms.partial_eval import dce_jaxpr, partial_eval_jaxpr

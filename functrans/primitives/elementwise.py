@@ -26,7 +26,7 @@ from functrans import dtypes
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
-from functrans.core.zeros import Zero, instantiate_zeros
+from functrans.core.zeros import Zero
 from functrans.primitives.rules import (
     defbilinear,
     defbroadcasting,
@@ -37,6 +37,7 @@ from functrans.primitives.rules import (
     defvectorized,
     is_undefined,
 )
+from functrans.primitives.tangent_space import instantiate_zeros
 
 __all__ = [
     # arithmetic

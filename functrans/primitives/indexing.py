@@ -59,7 +59,7 @@ import numpy as np
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
-from functrans.core.zeros import Zero, instantiate_zeros
+from functrans.core.zeros import Zero
 from functrans.primitives.rules import bdim_at_front, defjvp, is_undefined, move_bdim
 from functrans.primitives.structural import (
     bind_checked,
@@ -72,6 +72,7 @@ from functrans.primitives.structural import (
     moveaxis,
     reshape,
 )
+from functrans.primitives.tangent_space import instantiate_zeros
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max",
            "gather_p", "scatter_p", "scatter_add_p", "scatter_mul_p", "scatter_min_p",

@@ -23,7 +23,8 @@ from typing import Any
 
 from functrans.core.avals import get_aval
 from functrans.core.primitive import Primitive
-from functrans.core.zeros import UndefinedPrimal, Zero, add_tangents, instantiate_zeros
+from functrans.core.zeros import UndefinedPrimal, Zero
+from functrans import primitives  # the family, for call-time use (see primitives/__init__)
 
 __all__ = ["defjvp", "defjvp2", "defjvp_zero", "deflinear", "defbilinear", "defvectorized",
            "defbroadcasting", "bdim_at_front", "move_bdim", "UndefinedPrimal", "Zero",
@@ -50,7 +51,7 @@ def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
             if rule is not None and type(t) is not Zero:
                 contribution = rule(t, *primals, **params)
                 tangent_out = (contribution if tangent_out is None
-                               else add_tangents(tangent_out, contribution))
+                               else primitives.tangent_space.add_tangents(tangent_out, contribution))
         return out, _zero_like_output(out) if tangent_out is None else tangent_out
     prim.jvp = jvp
 
@@ -64,7 +65,7 @@ def defjvp2(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
             if rule is not None and type(t) is not Zero:
                 contribution = rule(t, out, *primals, **params)
                 tangent_out = (contribution if tangent_out is None
-                               else add_tangents(tangent_out, contribution))
+                               else primitives.tangent_space.add_tangents(tangent_out, contribution))
         return out, _zero_like_output(out) if tangent_out is None else tangent_out
     prim.jvp = jvp
 
@@ -90,7 +91,7 @@ def deflinear(prim: Primitive, transpose: Callable[..., Any]) -> None:
             if prim.multiple_results:
                 return out, [_zero_like_output(o) for o in out]
             return out, _zero_like_output(out)
-        return out, prim.bind(*[instantiate_zeros(t) for t in tangents], **params)
+        return out, prim.bind(*[primitives.tangent_space.instantiate_zeros(t) for t in tangents], **params)
 
     prim.jvp = jvp
     prim.transpose = transpose
@@ -113,7 +114,7 @@ def defbilinear(prim: Primitive, lhs_transpose: Callable[..., Any],
         if type(tx) is not Zero:
             t_out = prim.bind(tx, y, **params)
         if type(ty) is not Zero:
-            t_out = add_tangents(t_out, prim.bind(x, ty, **params))
+            t_out = primitives.tangent_space.add_tangents(t_out, prim.bind(x, ty, **params))
         return out, t_out
 
     def transpose(ct, x, y, **params):
@@ -132,8 +133,7 @@ def defbilinear(prim: Primitive, lhs_transpose: Callable[..., Any],
 
 def move_bdim(x: Any, src: int | None, dst: int, size: int) -> Any:
     """Move the batch axis of `x` from `src` to `dst`, broadcasting if unbatched."""
-    from functrans.primitives import structural
-
+    structural = primitives.structural
     if src is None:
         shape = list(get_aval(x).shape)
         shape.insert(dst, size)

@@ -20,8 +20,9 @@ import numpy as np
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
-from functrans.core.zeros import Zero, instantiate_zeros
+from functrans.core.zeros import Zero
 from functrans.primitives.rules import bdim_at_front, deflinear, is_undefined
+from functrans.primitives.tangent_space import instantiate_zeros
 
 __all__ = ["broadcast_in_dim", "broadcast", "full", "full_like", "zeros_like_array",
            "reshape", "transpose", "moveaxis", "squeeze", "expand_dims", "concatenate",

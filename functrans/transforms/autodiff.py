@@ -10,7 +10,8 @@ import numpy as np
 
 from functrans import dtypes
 from functrans.core.avals import ShapedArray, get_aval
-from functrans.core.zeros import UndefinedPrimal, Zero, instantiate_zeros
+from functrans.core.zeros import UndefinedPrimal, Zero
+from functrans.primitives.tangent_space import instantiate_zeros
 from functrans.transforms.api_util import (
     FlatFun,
     flatten_args,

@@ -32,7 +32,8 @@ from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, eval_jaxpr
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
-from functrans.core.zeros import UndefinedPrimal, Zero, add_tangents, instantiate_zeros
+from functrans.core.zeros import UndefinedPrimal, Zero
+from functrans.primitives.tangent_space import add_tangents, instantiate_zeros
 from functrans.transforms.api_util import check_leaf, fun_name
 from functrans.transforms.staging import hoist_tracer_consts, trace_to_jaxpr
 from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten

@@ -20,7 +20,8 @@ from functrans.core.avals import get_aval
 from functrans.core.ir import ClosedJaxpr, JaxprEqn, Var
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
-from functrans.core.zeros import UndefinedPrimal, Zero, instantiate_zeros
+from functrans.core.zeros import UndefinedPrimal, Zero
+from functrans.primitives.tangent_space import instantiate_zeros
 from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, outputs, to_output
 from functrans.transforms.jvp import jvp_jaxpr
 from functrans.transforms.partial_eval import dce_jaxpr, partial_eval_jaxpr

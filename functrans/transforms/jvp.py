@@ -19,7 +19,8 @@ from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr
 from functrans.core.primitive import missing_transformation_error
 from functrans.core.trace import Trace, Tracer, check_alive
-from functrans.core.zeros import Zero, instantiate_zeros
+from functrans.core.zeros import Zero
+from functrans.primitives.tangent_space import instantiate_zeros
 from functrans.transforms.api_util import FlatFun, flatten_args, outputs
 from functrans.tree_util import tree_flatten, tree_unflatten
 

@@ -22,7 +22,8 @@ from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, eval_jaxpr
 from functrans.core.trace import Trace, Tracer
-from functrans.core.zeros import Zero, instantiate_zeros
+from functrans.core.zeros import Zero
+from functrans.primitives.tangent_space import instantiate_zeros
 from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, outputs
 from functrans.transforms.jvp import JVPTrace
 from functrans.transforms.staging import JaxprTrace, StagedTracer

@@ -15,7 +15,8 @@ from typing import Any
 
 from functrans.core.ir import ClosedJaxpr, Jaxpr, Literal, Var
 from functrans.core.primitive import missing_transformation_error
-from functrans.core.zeros import UndefinedPrimal, Zero, add_tangents, instantiate_zeros
+from functrans.core.zeros import UndefinedPrimal, Zero
+from functrans.primitives.tangent_space import add_tangents, instantiate_zeros
 
 
 def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],

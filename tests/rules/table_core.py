@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functrans.core.zeros import add_any_p
+from functrans.primitives.tangent_space import add_any_p
 from tests.rules import Row
 
 
