@@ -33,8 +33,8 @@ import numpy as np
 
 import functrans as ft
 import functrans.numpy as fnp
-from functrans.primitives.control_flow import scan
-from functrans.transforms.checkpoint import checkpoint
+from functrans.higher_order.control_flow import scan
+from functrans.higher_order.checkpoint import checkpoint
 
 
 def layer(h, w):

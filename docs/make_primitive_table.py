@@ -12,6 +12,7 @@ import pkgutil
 from pathlib import Path
 
 import functrans
+import functrans.higher_order
 import functrans.primitives
 from functrans.core.primitive import Primitive
 
@@ -19,12 +20,9 @@ OUT = Path(__file__).with_name("primitives.md")
 
 
 def primitives() -> list[tuple[str, Primitive]]:
-    modules = ["functrans.core.zeros"]
-    modules += [f"functrans.primitives.{m.name}"
-                for m in pkgutil.iter_modules(functrans.primitives.__path__)
-                if m.name != "rules"]
-    modules += ["functrans.transforms.jit", "functrans.transforms.custom_derivatives",
-                "functrans.transforms.checkpoint"]
+    modules = [f"{package.__name__}.{m.name}"
+               for package in (functrans.primitives, functrans.higher_order)
+               for m in pkgutil.iter_modules(package.__path__)]
     found: dict[int, tuple[str, Primitive]] = {}
     for name in modules:
         module = importlib.import_module(name)

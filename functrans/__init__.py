@@ -7,6 +7,7 @@
 """
 
 from functrans import lax, nn, numpy, scipy, tree_util  # noqa: E402  (numpy attaches the operators to tracers)
+from functrans.api.jit import jit
 from functrans.config import config
 from functrans.core.ir import ClosedJaxpr, Jaxpr
 from functrans.core.trace import Tracer
@@ -18,12 +19,11 @@ from functrans.errors import (
                               TracerIntegerConversionError,
                               UnexpectedTracerError,
 )
+from functrans.higher_order.checkpoint import checkpoint, checkpoint_policies, remat
+from functrans.higher_order.custom_derivatives import custom_jvp, custom_vjp
 from functrans.lax import stop_gradient  # noqa: E402
 from functrans.transforms.autodiff import grad, linear_transpose, value_and_grad, vjp
-from functrans.transforms.checkpoint import checkpoint, checkpoint_policies, remat
-from functrans.transforms.custom_derivatives import custom_jvp, custom_vjp
 from functrans.transforms.jacobians import hessian, jacfwd, jacobian, jacrev
-from functrans.transforms.jit import jit
 from functrans.transforms.jvp import jvp
 from functrans.transforms.linearize import linearize
 from functrans.transforms.staging import ShapeDtypeStruct, eval_shape, make_jaxpr

@@ -43,7 +43,10 @@ class TracerIntegerConversionError(ConcretizationTypeError):
 class TracerArrayConversionError(FunctransError, TypeError):
     """A traced value was passed to plain NumPy (``np.asarray``, ``np.sin``...)."""
 
-    def __init__(self, tracer_desc: str):
+    def __init__(self, tracer_desc: str, message: str | None = None):
+        if message is not None:  # a NumPy function on a tracer: the caller names it
+            super().__init__(message)
+            return
         super().__init__(
             f"A traced value ({tracer_desc}) was converted to a NumPy array. Inside a "
             "function being transformed, use functrans.numpy (import functrans.numpy as fnp) "

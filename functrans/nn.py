@@ -1,11 +1,10 @@
 """``functrans.nn``: activation functions and friends, as ``jax.nn``.
 
 Piecewise functions are written with ``where`` so their derivative at the
-kink is JAX's (``relu'(0) = 0``); softmax and log_softmax shift by a
-``stop_gradient`` maximum, which keeps them finite for large inputs and leaves
-their derivatives exact. softplus and log_sigmoid go through ``logaddexp`` and
-logsumexp through its ``scipy.special`` version, both with custom JVP rules
-that stay finite at infinite inputs.
+kink is JAX's (``relu'(0) = 0``). softplus and log_sigmoid go through
+``logaddexp``, whose custom JVP rule stays finite at infinite inputs.
+softmax, log_softmax and logsumexp are the ones ``functrans.scipy.special``
+exposes too: both take them from ``functrans.numpy._softmax``.
 """
 
 from __future__ import annotations
@@ -16,19 +15,20 @@ from typing import Any
 import numpy as np
 
 import functrans.numpy as fnp
+from functrans.higher_order.custom_derivatives import custom_jvp
 from functrans.numpy._lax import lax
+from functrans.numpy._softmax import log_softmax, logsumexp, softmax
 from functrans.numpy._util import (
     Array,
     as_array,
     asarray_arg,
+    canonicalize_axis,
     cast,
     dtype_of,
     ndim_of,
-    quiet,
+    static_int,
     to_inexact_dtype,
 )
-from functrans.scipy.special import logsumexp
-from functrans.transforms.custom_derivatives import custom_jvp
 
 __all__ = ["relu", "relu6", "sigmoid", "softplus", "soft_sign", "log_sigmoid", "silu", "swish",
            "gelu", "elu", "celu", "selu", "leaky_relu", "hard_tanh", "hard_sigmoid",
@@ -160,41 +160,9 @@ def hard_silu(x: Any) -> Array:
 hard_swish = hard_silu
 
 
-def _shifted(x: Array, axis: Any, where: Any) -> Array:
-    """`x` minus its (constant, stop_gradient) maximum along `axis`."""
-    # with a mask, `initial` gives -inf (then 0) where everything is masked out
-    initial = None if where is None else -np.inf
-    shift = fnp.max(x, axis=axis, keepdims=True, where=where, initial=initial)
-    shift = lax.stop_gradient(fnp.where(fnp.isfinite(shift), shift, 0))
-    return fnp.subtract(x, shift)
-
-
-@quiet
-def softmax(x: Any, axis: Any = -1, where: Any = None) -> Array:
-    """``exp(x) / sum(exp(x), axis)``, shifted by the maximum for stability.
-    `where` masks elements out (they get probability 0)."""
-    x = _inexact(x, "softmax")
-    unnormalized = fnp.exp(_shifted(x, axis, where))
-    if where is not None:
-        unnormalized = fnp.where(where, unnormalized, 0)
-    return fnp.divide(unnormalized, fnp.sum(unnormalized, axis=axis, keepdims=True))
-
-
-@quiet
-def log_softmax(x: Any, axis: Any = -1, where: Any = None) -> Array:
-    """``x - logsumexp(x, axis)``, shifted by the maximum for stability."""
-    x = _inexact(x, "log_softmax")
-    shifted = _shifted(x, axis, where)
-    total = fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True, where=where)
-    out = fnp.subtract(shifted, fnp.log(total))
-    return out if where is None else fnp.where(where, out, -np.inf)
-
-
 def one_hot(x: Any, num_classes: int, *, dtype: Any = np.float64, axis: int = -1) -> Array:
     """One-hot encoding of the integers `x` with `num_classes` classes (a new
     axis at `axis`); out-of-range values give all-zero rows."""
-    from functrans.numpy._util import canonicalize_axis, static_int
-
     x = as_array(asarray_arg(x, "one_hot", "x"))
     num_classes = static_int(num_classes, "one_hot", "num_classes")
     ndim = ndim_of(x)

@@ -2,13 +2,14 @@
 backward pass, policies."""
 
 import re
+import tracemalloc
 
 import numpy as np
 import pytest
 
 import functrans as ft
 import functrans.numpy as fnp
-from functrans.transforms.checkpoint import checkpoint, checkpoint_policies, remat
+from functrans.higher_order.checkpoint import checkpoint, checkpoint_policies, remat
 
 RNG = np.random.default_rng(0)
 W = RNG.standard_normal((3, 5, 5)) * 0.5
@@ -130,7 +131,7 @@ def test_bad_policy():
 
 def _scan():
     try:
-        from functrans.primitives.control_flow import scan
+        from functrans.higher_order.control_flow import scan
     except ImportError:
         pytest.skip("scan is not available")
     return scan
@@ -168,3 +169,30 @@ def test_scan_of_checkpointed_body_saves_only_the_carry():
     # checkpointing one, two-level one per block
     assert plain_size - sizes["per_layer"] == activations
     assert sizes["per_layer"] - sizes["two_level"] == activations - 4 * X0.nbytes
+
+
+def test_whole_function_checkpoint_holds_no_more_than_plain_grad() -> None:
+    """Eager grad of a checkpointed function recomputes its forward pass during the
+    backward pass holding only the residuals, as plain grad does."""
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((128, 128)) / 12 for _ in range(10)]
+    x = rng.standard_normal((128, 128))
+
+    def chain(h):
+        for w in weights:
+            h = fnp.tanh(h @ w)
+        return fnp.sum(h ** 2)
+
+    def peak(f) -> int:
+        f(x)  # caches warm
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            f(x)
+            return tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+
+    plain, checkpointed = peak(ft.grad(chain)), peak(ft.grad(ft.checkpoint(chain)))
+    assert checkpointed <= 1.25 * plain, (checkpointed, plain)

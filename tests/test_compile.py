@@ -52,7 +52,7 @@ def _float_case(row: Any, dtype: Any) -> Case:
 
 def test_jaxprs_of_transformations_are_compiled_from_their_second_evaluation() -> None:
     from functrans.compile import compiled_if_cached
-    from functrans.transforms import jit as jit_module
+    from functrans.higher_order import jit as jit_module
 
     seen = []
     original = jit_module._jit_impl

@@ -9,7 +9,7 @@ import pytest
 import functrans as ft
 import functrans.numpy as fnp
 from functrans.errors import ConcretizationTypeError
-from functrans.primitives.control_flow import cond, fori_loop, scan, switch, while_loop
+from functrans.higher_order.control_flow import cond, fori_loop, scan, switch, while_loop
 from functrans.test_util import check_grads
 from functrans.transforms.linearize import linearize_flat
 

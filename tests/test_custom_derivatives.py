@@ -9,9 +9,9 @@ import pytest
 import functrans as ft
 import functrans.numpy as fnp
 from functrans import nn
+from functrans.higher_order.custom_derivatives import SymbolicZero, custom_jvp, custom_vjp
 from functrans.scipy.special import logsumexp
 from functrans.test_util import check_grads, inner_prod, numerical_jvp, rand_like
-from functrans.transforms.custom_derivatives import SymbolicZero, custom_jvp, custom_vjp
 
 X = 0.7
 Y = 1.5
@@ -442,10 +442,10 @@ def test_sigmoid_finite_at_extremes():
 @pytest.mark.parametrize("fn", [doubled_sin, lambda x: tripled(x, fnp.ones_like(x))])
 def test_rules_inside_scan_and_checkpoint(fn):
     try:
-        from functrans.primitives.control_flow import scan
+        from functrans.higher_order.control_flow import scan
     except ImportError:
         pytest.skip("scan is not available")
-    from functrans.transforms.checkpoint import checkpoint
+    from functrans.higher_order.checkpoint import checkpoint
 
     steps = np.linspace(0.5, 1.0, 3)
 

@@ -448,6 +448,13 @@ def test_creation_from_traced_values():
     check_grads(f, (1.5,), order=2)
 
 
+def test_nested_lists_of_traced_values():
+    rows = ft.jit(lambda x: fnp.array([[x, 2 * x], [3.0, x]]))(np.float32(1.5))
+    assert_same(rows, np.array([[1.5, 3.0], [3.0, 1.5]]))
+    with pytest.raises(ValueError, match=r"functrans.numpy.array: .*different shapes"):
+        ft.jit(lambda x: fnp.array([x, np.ones(2)]))(1.0)
+
+
 def test_sorting_and_quantiles():
     x = RNG.normal(size=(4, 7))
     for axis in (None, 0, -1):
@@ -690,6 +697,28 @@ def test_softmax_family():
     assert_allclose(value, np.log(np.exp(x).sum(0)), rtol=1e-12)
     assert_array_equal(sign, -np.ones(5))
     assert_allclose(special.logsumexp(x, keepdims=True), np.log(np.exp(x).sum(keepdims=True)))
+
+
+def test_softmax_family_over_an_empty_axis():
+    # as JAX: softmax keeps the empty shape, logsumexp of nothing is -inf
+    x = np.zeros((3, 0))
+    for fn in (nn.softmax, nn.log_softmax, special.softmax, special.log_softmax):
+        assert fn(x).shape == (3, 0)
+        assert ft.jit(fn)(x).shape == (3, 0)
+    assert_array_equal(nn.logsumexp(x, axis=1), np.full(3, -np.inf))
+    assert_array_equal(special.logsumexp(x, axis=1, b=np.ones((3, 0))), np.full(3, -np.inf))
+    value, sign = special.logsumexp(x, axis=1, return_sign=True)
+    assert_array_equal(value, np.full(3, -np.inf))
+    assert_array_equal(sign, np.zeros(3))
+    assert ft.grad(lambda v: fnp.sum(nn.softmax(v)))(x).shape == (3, 0)
+    assert ft.grad(lambda v: fnp.sum(nn.logsumexp(v, axis=1)))(x).shape == (3, 0)
+
+
+def test_nn_and_scipy_share_the_softmax_family():
+    assert nn.logsumexp is special.logsumexp
+    x = RNG.normal(size=(2, 3))
+    assert_array_equal(special.softmax(x, axis=0), nn.softmax(x, axis=0))
+    assert_array_equal(special.log_softmax(x), nn.log_softmax(x))
 
 
 def test_one_hot_and_standardize():

@@ -12,12 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from functrans import lax
+from functrans.api.jit import jit
 from functrans.compile import generate, passes
 from functrans.core.avals import ShapedArray
-from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, typecheck_jaxpr
+from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, interpret_jaxpr, typecheck_jaxpr
 from functrans.primitives import elementwise as ew
 from functrans.primitives import structural
-from functrans.transforms.jit import jit, run_jaxpr
 from functrans.transforms.staging import make_jaxpr
 
 
@@ -27,7 +27,7 @@ def _prims(closed: ClosedJaxpr) -> list[str]:
 
 def _run(closed: ClosedJaxpr, *args: Any) -> list[Any]:
     with np.errstate(all="ignore"):
-        return run_jaxpr(closed, args)
+        return interpret_jaxpr(closed, args)
 
 
 def _same_values(a: list[Any], b: list[Any]) -> None:
@@ -77,8 +77,10 @@ def test_forward_noops() -> None:
 
 @pytest.mark.parametrize("f, left", [
     (lambda x: lax.mul(x, 1.0), []),
-    (lambda x: lax.add(0.0, x), []),
+    (lambda x: lax.add(-0.0, x), []),
+    (lambda x: lax.add(0.0, x), ["add"]),  # -0.0 + 0.0 is +0.0: not the identity
     (lambda x: lax.sub(x, 0.0), []),
+    (lambda x: lax.sub(x, -0.0), ["sub"]),
     (lambda x: lax.div(x, 1.0), []),
     (lambda x: lax.neg(lax.neg(x)), []),
     (lambda x: lax.transpose(lax.transpose(x, (1, 0)), (1, 0)), []),

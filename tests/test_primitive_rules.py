@@ -33,9 +33,9 @@ import pytest
 
 import tests.rules as rules_package
 from functrans import dtypes, lax
+from functrans.api.jit import jit
 from functrans.test_util import check_grads, default_eps, inner_prod, numerical_jvp, rand_like
 from functrans.transforms.autodiff import vjp
-from functrans.transforms.jit import jit
 from functrans.transforms.jvp import jvp
 from functrans.transforms.staging import make_jaxpr
 from functrans.transforms.vmap import vmap

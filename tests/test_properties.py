@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 import functrans.numpy as fnp
 from functrans import lax
+from functrans.api.jit import jit
 from functrans.test_util import check_grads, inner_prod, rand_like
 from functrans.transforms.autodiff import grad, vjp
-from functrans.transforms.jit import jit
 from functrans.transforms.jvp import jvp
 from functrans.transforms.vmap import vmap
 

@@ -1,9 +1,11 @@
 """Code generation: a closed jaxpr becomes the source of one Python function that
 calls NumPy directly, one line per equation.
 
-* Each primitive with a rule in :data:`CODEGEN_RULES` becomes a NumPy expression
-  (``np.sin(v3)``, ``np.matmul(v1.T, v2)``); any other primitive (control flow,
-  custom rules, scatters) calls its own ``impl``, bound as a global of the module.
+* An elementwise primitive that declares its NumPy ufunc (``Primitive.ufunc``)
+  becomes a call of it (``np.sin(v3)``), and a primitive with a rule in
+  :data:`CODEGEN_RULES` a NumPy expression (``np.matmul(v1.T, v2)``); any other
+  primitive (control flow, custom rules, scatters) calls its own ``impl``, bound as
+  a global of the module.
 * Elementwise NumPy ufuncs write into an operand buffer that dies at that line
   (``np.tanh(v4, out=v4)``) when the generated code itself allocated it and no
   view of it can exist: a long chain reuses one buffer.
@@ -13,6 +15,7 @@ calls NumPy directly, one line per equation.
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,9 +27,8 @@ from functrans.primitives import elementwise as ew
 from functrans.primitives import products as prod
 from functrans.primitives import reductions as red
 from functrans.primitives import structural as st
-from functrans.primitives.tangent_space import add_any_p
 
-__all__ = ["generate", "CompiledJaxpr", "CODEGEN_RULES", "UFUNC_RULES"]
+__all__ = ["generate", "CompiledJaxpr", "CODEGEN_RULES"]
 
 
 class _Emitter:
@@ -50,31 +52,7 @@ class _Emitter:
 # fall back to the primitive's impl.
 CodegenRule = Callable[[list[str], JaxprEqn, _Emitter], "str | None"]
 
-#: primitive -> NumPy ufunc name (with an ``out=`` argument: in-place capable), given
-#: the dtype kinds for which NumPy keeps the operand dtype exactly
-UFUNC_RULES: dict[Any, tuple[str, str]] = {}
 CODEGEN_RULES: dict[Any, CodegenRule] = {}
-
-_NUM, _INEXACT, _FLOAT = "iufc", "fc", "f"
-for _prim, _ufunc, _kinds in [
-    (ew.neg_p, "negative", _NUM), (ew.add_p, "add", _NUM), (add_any_p, "add", _NUM),
-    (ew.sub_p, "subtract", _NUM), (ew.mul_p, "multiply", _NUM),
-    (ew.div_p, "divide", _INEXACT), (ew.max_p, "maximum", "iuf"),
-    (ew.min_p, "minimum", "iuf"), (ew.abs_p, "absolute", "iuf"), (ew.sign_p, "sign", "iuf"),
-    (ew.square_p, "square", _NUM), (ew.sqrt_p, "sqrt", _INEXACT), (ew.cbrt_p, "cbrt", _FLOAT),
-    (ew.exp_p, "exp", _INEXACT), (ew.exp2_p, "exp2", _INEXACT),
-    (ew.expm1_p, "expm1", _INEXACT), (ew.log_p, "log", _INEXACT),
-    (ew.log1p_p, "log1p", _INEXACT), (ew.sin_p, "sin", _INEXACT), (ew.cos_p, "cos", _INEXACT),
-    (ew.tan_p, "tan", _INEXACT), (ew.asin_p, "arcsin", _INEXACT),
-    (ew.acos_p, "arccos", _INEXACT), (ew.atan_p, "arctan", _INEXACT),
-    (ew.atan2_p, "arctan2", _FLOAT), (ew.sinh_p, "sinh", _INEXACT),
-    (ew.cosh_p, "cosh", _INEXACT), (ew.tanh_p, "tanh", _INEXACT),
-    (ew.asinh_p, "arcsinh", _INEXACT), (ew.acosh_p, "arccosh", _INEXACT),
-    (ew.atanh_p, "arctanh", _INEXACT), (ew.floor_p, "floor", _FLOAT),
-    (ew.ceil_p, "ceil", _FLOAT), (ew.nextafter_p, "nextafter", _FLOAT),
-    (ew.pow_p, "power", _INEXACT), (ew.conj_p, "conjugate", "c"),
-]:
-    UFUNC_RULES[_prim] = (_ufunc, _kinds)
 
 #: comparisons: a ufunc with a bool result (no reuse of the operands' buffers)
 _COMPARISONS = {ew.eq_p: "equal", ew.ne_p: "not_equal", ew.lt_p: "less",
@@ -86,20 +64,28 @@ _COMPARISONS = {ew.eq_p: "equal", ew.ne_p: "not_equal", ew.lt_p: "less",
 _OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/"}
 
 
+def _calls_ufunc(eqn: JaxprEqn, invars: Sequence[Atom]) -> bool:
+    """Whether `eqn` is its primitive's ufunc: operands of the result's dtype, of a
+    kind for which the ufunc keeps it."""
+    equivalent = eqn.primitive.ufunc
+    if equivalent is None:
+        return False
+    out = eqn.outvars[0].aval.dtype
+    return out.kind in equivalent.kinds and all(a.aval.dtype == out for a in invars)
+
+
 def _ufunc_expr(eqn: JaxprEqn, invars: list[Atom], args: list[str], out: str | None
                 ) -> str | None:
-    ufunc, kinds = UFUNC_RULES[eqn.primitive]
-    if eqn.outvars[0].aval.dtype.kind not in kinds:
+    if not _calls_ufunc(eqn, invars):
         return None
-    if any(a.aval.dtype != eqn.outvars[0].aval.dtype for a in invars):
-        return None
+    name = eqn.primitive.ufunc.ufunc.__name__  # np.<name> is the ufunc itself
     if out:
-        return f"np.{ufunc}({', '.join(args)}, out={out})"
-    if ufunc in _OPERATORS:
-        return f"{args[0]} {_OPERATORS[ufunc]} {args[1]}"
-    if ufunc == "negative":
+        return f"np.{name}({', '.join(args)}, out={out})"
+    if name in _OPERATORS:
+        return f"{args[0]} {_OPERATORS[name]} {args[1]}"
+    if name == "negative":
         return f"-{args[0]}"
-    return f"np.{ufunc}({', '.join(args)})"
+    return f"np.{name}({', '.join(args)})"
 
 
 def _comparison(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
@@ -288,11 +274,7 @@ def _numpy_broadcasts(eqn: JaxprEqn) -> bool:
         return True
     if prim is ew.select_n_p:
         return eqn.invars[0].aval.dtype == np.bool_ and len(eqn.invars) == 3
-    if prim in UFUNC_RULES:
-        out = eqn.outvars[0].aval.dtype
-        return (out.kind in UFUNC_RULES[prim][1]
-                and all(a.aval.dtype == out for a in eqn.invars))
-    return False
+    return _calls_ufunc(eqn, eqn.invars)
 
 
 
@@ -442,7 +424,7 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> CompiledJaxpr:
         if fresh:
             if eqn.outvars[0].aval.shape != ():
                 owned.update(eqn.outvars)
-            if eqn.outvars[0].aval.shape != () or eqn.primitive in UFUNC_RULES:
+            if eqn.outvars[0].aval.shape != () or eqn.primitive.ufunc is not None:
                 fresh_vars.update(eqn.outvars)  # a ufunc's rank-0 result: a NumPy scalar
         else:  # any operand may now be aliased by the result: never write into it
             owned.difference_update(a for a in invars if type(a) is Var)
@@ -453,21 +435,52 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> CompiledJaxpr:
                 if a.aval.shape != () and names[a] not in reused]
         if dead:
             lines.append(f"del {', '.join(dead)}")
-    outs = ", ".join(atom(a) for a in jaxpr.outvars)
+    outs = ", ".join(_owned_outputs(jaxpr.outvars, atom, fresh_vars))
     params = ", ".join(f"a{i}" for i in range(len(jaxpr.invars)))
     body = "\n".join("    " + line for line in lines)
-    fname = _identifier(name)
+    fname = _function_name(name, em.globals)
     source = f"def {fname}({params}):\n{body}\n    return [{outs}]\n" if lines else \
         f"def {fname}({params}):\n    return [{outs}]\n"
     namespace = dict(em.globals)
     exec(compile(source, f"<functrans jit of {name}>", "exec"), namespace)
     binds = any("_impl" in k for k in em.globals)
-    fresh_outputs = [type(a) is Var and a in fresh_vars for a in jaxpr.outvars]
+    fresh_outputs = [a.aval.shape != () or (type(a) is Var and a in fresh_vars)
+                     for a in jaxpr.outvars]
     return CompiledJaxpr(namespace[fname], source, name, binds, fresh_outputs)
 
 
+def _owned_outputs(outvars: Sequence[Atom], atom: Callable[[Atom], str],
+                   fresh_vars: set[Var]) -> list[str]:
+    """The returned expressions: every array result is a buffer of its own.
+
+    An output that is an input, a constant (kept by the jit cache), a view of
+    either, or an output already returned (CSE merges equal results) is copied,
+    so that a caller modifying a result in place changes nothing else. Rank-0
+    results become NumPy scalars, which cannot be modified."""
+    exprs, returned = [], set()
+    for a in outvars:
+        expr = atom(a)
+        if a.aval.shape != () and (type(a) is not Var or a not in fresh_vars
+                                   or a in returned):
+            expr = f"{expr}.copy()"
+        returned.add(a)
+        exprs.append(expr)
+    return exprs
+
+
+def _function_name(name: str, taken: dict[str, Any]) -> str:
+    """A Python identifier for the generated function, free in its namespace."""
+    ident = _identifier(name)
+    if keyword.iskeyword(ident):
+        ident += "_"
+    while ident in taken:  # a function named like a generated global (k2, np)
+        ident += "_"
+    return ident
+
+
 def _identifier(name: str) -> str:
-    ident = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name) or "jitted"
+    ident = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_"
+                    for ch in name) or "jitted"
     return ident if not ident[0].isdigit() else "_" + ident
 
 
@@ -475,7 +488,7 @@ def _expression(eqn: JaxprEqn, invars: list[Atom], args: list[str], em: _Emitter
                 owned: set[Var], last: dict[Var, int], i: int) -> tuple[str, bool]:
     """The right-hand side for `eqn`, and whether it is a fresh, unaliased buffer."""
     prim = eqn.primitive
-    if prim in UFUNC_RULES:
+    if prim.ufunc is not None:
         out = eqn.outvars[0]
         reusable = None
         if out.aval.shape != ():

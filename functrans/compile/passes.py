@@ -20,12 +20,12 @@ import numpy as np
 
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray
-from functrans.core.ir import Atom, ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
+from functrans.core.ir import Atom, ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, dce_jaxpr
 from functrans.primitives import elementwise as ew
 from functrans.primitives import reductions as red
 from functrans.primitives import structural as st
+from functrans.primitives.products import _free_dims, dot_general_p
 from functrans.primitives.tangent_space import add_any_p
-from functrans.transforms.partial_eval import dce_jaxpr
 
 __all__ = ["optimize", "inline_calls", "dce", "cse", "fold_constants", "forward_noops",
            "simplify", "expand_integer_pow", "fold_transposes_into_dot", "PASSES"]
@@ -241,14 +241,11 @@ def _fold_rule(eqn: JaxprEqn, ctx: _Context) -> list[Atom] | None:
     limit = max([FOLD_LIMIT] + [np.size(v) for v in values])
     if any(int(np.prod(v.aval.shape, dtype=np.int64)) > limit for v in eqn.outvars):
         return None
-    token = core_trace._current_trace.set(core_trace.eval_trace)
     try:
-        with np.errstate(all="ignore"):
+        with core_trace.evaluating(), np.errstate(all="ignore"):
             out = eqn.primitive.impl(*values, **eqn.params)
     except Exception:  # leave errors to run time, where they are reported
         return None
-    finally:
-        core_trace._current_trace.reset(token)
     outs = out if eqn.primitive.multiple_results else [out]
     return [ctx.new_const(np.asarray(o, v.aval.dtype)) for o, v in zip(outs, eqn.outvars)]
 
@@ -310,20 +307,31 @@ def _simplify_mul(eqn: JaxprEqn, ctx: _Context) -> list[Atom] | None:
 
 
 def _simplify_add(eqn: JaxprEqn, ctx: _Context) -> list[Atom] | None:
+    # x + (-0.0) is x exactly; x + 0.0 is not (-0.0 + 0.0 is +0.0)
     x, y = eqn.invars
     out = eqn.outvars[0]
-    if _is_splat(ctx, y, 0) and _same_aval(x, out):
+    if _is_zero(ctx, y, negative=True) and _same_aval(x, out):
         return [x]
-    if _is_splat(ctx, x, 0) and _same_aval(y, out):
+    if _is_zero(ctx, x, negative=True) and _same_aval(y, out):
         return [y]
     return None
 
 
 def _simplify_sub(eqn: JaxprEqn, ctx: _Context) -> list[Atom] | None:
+    # x - 0.0 is x exactly, sign of zero included; x - (-0.0) is not
     x, y = eqn.invars
-    if _is_splat(ctx, y, 0) and _same_aval(x, eqn.outvars[0]):
+    if _is_zero(ctx, y, negative=False) and _same_aval(x, eqn.outvars[0]):
         return [x]
     return None
+
+
+def _is_zero(ctx: _Context, a: Atom, negative: bool) -> bool:
+    """`a` is a splat of zero; of a float zero, with the sign bit `negative`."""
+    if not _is_splat(ctx, a, 0):
+        return False
+    if a.aval.dtype.kind not in "fc":
+        return True
+    return bool(np.signbit(np.real(ctx.splat(a)))) == negative
 
 
 def _simplify_div(eqn: JaxprEqn, ctx: _Context) -> list[Atom] | None:
@@ -459,8 +467,6 @@ def fold_transposes_into_dot(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 
 def _dot_rule(closed: ClosedJaxpr) -> Rule:
-    from functrans.primitives.products import _free_dims, dot_general_p
-
     def through(ctx: _Context, operand: Atom, contract: tuple, batch: tuple):
         inner = ctx.producer.get(operand)
         if inner is None or inner.primitive is not st.transpose_p:

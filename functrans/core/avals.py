@@ -79,7 +79,3 @@ def get_aval(x: Any) -> ShapedArray:
 
 
 _python_scalar_types = (bool, int, float, complex)
-
-
-def is_array_like(x: Any) -> bool:
-    return isinstance(x, (np.ndarray, np.generic)) or dtypes.is_python_scalar(x)

@@ -121,29 +121,68 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
     Under no transformation this runs the NumPy implementations; under a
     transformation it re-traces the equations, which is how jaxprs compose.
     """
-    env: dict[Var, Any] = {}
-    for v, x in zip(jaxpr.constvars, consts):
-        env[v] = x
     if len(args) != len(jaxpr.invars):
         raise TypeError(f"eval_jaxpr: the jaxpr takes {len(jaxpr.invars)} arguments, "
                         f"got {len(args)}")
-    for v, x in zip(jaxpr.invars, args):
-        env[v] = x
-    for eqn in jaxpr.eqns:
+    return _run_equations(jaxpr, consts, args, bind=True)
+
+
+def interpret_jaxpr(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
+    """Evaluate `closed` by calling each primitive's NumPy implementation directly:
+    `eval_jaxpr` for callers that know no transformation is under way. A constant
+    returned as an output is copied: the jaxpr keeps it for its next evaluation."""
+    outs = _run_equations(closed.jaxpr, closed.consts, args, bind=False)
+    constvars = set(closed.jaxpr.constvars)
+    return [np.copy(x) if type(v) is Var and v in constvars else x
+            for v, x in zip(closed.jaxpr.outvars, outs)]
+
+
+def _run_equations(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any], bind: bool
+                   ) -> list[Any]:
+    env: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+    dead_after = last_uses(jaxpr)
+    for i, eqn in enumerate(jaxpr.eqns):
         invals = [a.val if type(a) is Literal else env[a] for a in eqn.invars]
-        out = eqn.primitive.bind(*invals, **eqn.params)
-        if eqn.primitive.multiple_results:
-            for v, x in zip(eqn.outvars, out):
-                env[v] = x
+        prim = eqn.primitive
+        out = prim.bind(*invals, **eqn.params) if bind else prim.impl(*invals, **eqn.params)
+        if prim.multiple_results:
+            env.update(zip(eqn.outvars, out))
         else:
             env[eqn.outvars[0]] = out
+        for v in dead_after.get(i, ()):  # hold no value past its last use
+            del env[v]
     return [a.val if type(a) is Literal else env[a] for a in jaxpr.outvars]
 
 
-def jaxpr_as_fun(closed: ClosedJaxpr):
-    def fun(*args: Any) -> list[Any]:
-        return eval_jaxpr(closed.jaxpr, closed.consts, *args)
-    return fun
+def last_uses(jaxpr: Jaxpr) -> dict[int, list[Var]]:
+    """Equation index -> the variables last read there (outputs are never dead)."""
+    last: dict[Var, int] = {}
+    for i, eqn in enumerate(jaxpr.eqns):
+        for a in eqn.invars:
+            if type(a) is Var:
+                last[a] = i
+    for a in jaxpr.outvars:
+        if type(a) is Var:
+            last.pop(a, None)
+    dead_after: dict[int, list[Var]] = {}
+    for v, i in last.items():
+        dead_after.setdefault(i, []).append(v)
+    return dead_after
+
+
+def dce_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
+    """Drop equations whose outputs are unused (no primitive has side effects)."""
+    live: set[Any] = {v for v in jaxpr.outvars if type(v) is Var}
+    kept: list[JaxprEqn] = []
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in live for v in eqn.outvars):
+            kept.append(eqn)
+            live.update(v for v in eqn.invars if type(v) is Var)
+    kept.reverse()
+    if len(kept) == len(jaxpr.eqns):
+        return jaxpr
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, kept)
 
 
 # ---------------------------------------------------------------- type checking

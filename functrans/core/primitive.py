@@ -16,6 +16,10 @@ slot:
 ``partial_eval``           optional, for higher-order primitives: split into
 ``partial_eval_eqn``       known and unknown parts while linearizing, and inside
                            a jaxpr (see transforms/partial_eval)
+``ufunc``                  optional, for elementwise primitives: a
+                           :class:`UfuncEquivalent`, the NumPy ufunc that computes
+                           the primitive exactly for some operand dtypes (code
+                           generation calls it directly, in place when it may)
 ========================  =====================================================
 
 The rules are written next to each primitive in :mod:`functrans.primitives`,
@@ -25,15 +29,26 @@ mostly through the helpers of :mod:`functrans.primitives.rules`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from functrans.core.trace import Tracer, explain_failure, get_current_trace
+
+
+class UfuncEquivalent(NamedTuple):
+    """The NumPy ufunc an elementwise primitive is, for operands of some dtypes."""
+
+    #: the NumPy ufunc (``np.sin``): called on the operands, it gives the primitive's
+    #: result, and accepts an ``out=`` buffer
+    ufunc: Any
+    #: the dtype kinds (``"fc"``) for which the ufunc keeps the operands' dtype exactly
+    #: (elsewhere it promotes, or computes something else: use the primitive's impl)
+    kinds: str
 
 
 class Primitive:
     __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "jvp", "transpose",
                  "batch", "partial_eval", "partial_eval_eqn", "linear", "call_jaxpr_param",
-                 "__weakref__")
+                 "ufunc", "__weakref__")
 
     def __init__(self, name: str, *, multiple_results: bool = False):
         self.name = name
@@ -49,6 +64,7 @@ class Primitive:
         #: the closed-jaxpr parameter that evaluating the primitive applies to its
         #: operands, so a compiler may inline it
         self.call_jaxpr_param: str | None = None
+        self.ufunc: UfuncEquivalent | None = None
         self.linear = False
 
     def bind(self, *args: Any, **params: Any) -> Any:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from functrans import errors
-from functrans.core.avals import ShapedArray
+from functrans.core.avals import ShapedArray, get_aval
 
 
 class Trace:
@@ -62,6 +62,9 @@ class Trace:
 class EvalTrace(Trace):
     """Runs primitives with their NumPy implementations."""
 
+    def describe(self) -> str:
+        return "evaluation"
+
     def process_primitive(self, primitive, args, params):
         for a in args:
             if isinstance(a, Tracer):
@@ -80,8 +83,6 @@ def explain_failure(primitive: Any, args: tuple, params: dict, cause: Exception)
 
     The shape rule explains bad operands better than NumPy does; it only runs on
     this failure path, so evaluation pays nothing for it."""
-    from functrans.core.avals import get_aval
-
     try:
         avals = [get_aval(a) for a in args]
     except TypeError:
@@ -91,20 +92,24 @@ def explain_failure(primitive: Any, args: tuple, params: dict, cause: Exception)
     except (TypeError, ValueError) as rule_error:
         raise rule_error from cause
 
-    def describe(self) -> str:
-        return "evaluation"
-
 
 eval_trace = EvalTrace()
 _current_trace: contextvars.ContextVar[Trace] = contextvars.ContextVar(
     "functrans_current_trace", default=eval_trace)
 
+#: the trace that ``Primitive.bind`` hands primitives to
 get_current_trace = _current_trace.get
+#: ``token = set_current_trace(trace)`` makes `trace` current until
+#: ``reset_current_trace(token)``; the pair costs less than a ``with`` block, which
+#: matters on the per-primitive paths of the interpreters
+set_current_trace = _current_trace.set
+reset_current_trace = _current_trace.reset
 
 
 @contextmanager
-def set_current_trace(trace: Trace) -> Iterator[None]:
-    token = _current_trace.set(trace)
+def evaluating() -> Iterator[None]:
+    """Make the evaluation trace current: nested primitives run with NumPy."""
+    token = _current_trace.set(eval_trace)
     try:
         yield
     finally:
@@ -131,7 +136,8 @@ class Tracer:
 
     __slots__ = ("_trace", "__weakref__")
     __array_priority__ = 1000
-    __array_ufunc__ = None  # make numpy ufuncs defer to our reflected operators
+    # __array_ufunc__ (NumPy's arithmetic on tracers, typed errors for its other
+    # functions) is attached with the other NumPy-style methods
 
     _trace: Trace
 
@@ -190,10 +196,12 @@ class Tracer:
         return int(self._concrete_for("int()"))
 
     def __float__(self) -> float:
-        return float(self._concrete_for("float()"))
+        raise errors.ConcretizationTypeError(self.describe(), _scalar_conversion("float()")
+                                             + self._trace_context())
 
     def __complex__(self) -> complex:
-        return complex(self._concrete_for("complex()"))
+        raise errors.ConcretizationTypeError(self.describe(), _scalar_conversion("complex()")
+                                             + self._trace_context())
 
     def __index__(self) -> int:
         return int(np.asarray(self._concrete_for("an index")).__index__())
@@ -217,6 +225,15 @@ class Tracer:
 
     def __repr__(self) -> str:
         return f"Traced<{self.aval.str_short()}>with<{self._trace.describe()}>"
+
+
+def _scalar_conversion(what: str) -> str:
+    # JAX refuses float() of every tracer, even one whose value is known (under grad):
+    # a Python number carries no derivative, so the result would silently drop it
+    return (f"It was converted with {what} (as math.* functions, numpy scalar constructors "
+            "such as np.float64(), and .item() do). A Python number carries no derivative "
+            "or batch, so the result would silently drop them: compute with "
+            "functrans.numpy (fnp.exp, not math.exp) and keep the value an array.\n")
 
 
 class gc_paused:

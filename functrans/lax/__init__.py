@@ -4,7 +4,7 @@ Unlike :mod:`functrans.numpy`, these do not broadcast or promote: operands of
 an elementwise operation must have equal shapes and dtypes, as in ``jax.lax``.
 """
 
-from functrans.primitives.control_flow import *  # noqa: F401,F403
+from functrans.higher_order.control_flow import *  # noqa: F401,F403
 from functrans.primitives.elementwise import *  # noqa: F401,F403
 from functrans.primitives.indexing import *  # noqa: F401,F403
 from functrans.primitives.products import *  # noqa: F401,F403

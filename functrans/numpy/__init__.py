@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from functrans.core.avals import get_aval as _get_aval
 from functrans.core.trace import Tracer
 from functrans.numpy import linalg
 from functrans.numpy._composites import (
@@ -115,6 +116,7 @@ from functrans.numpy._indexing import (
 from functrans.numpy._products import dot, einsum, inner, matmul, outer, tensordot, vdot, vecdot
 from functrans.numpy._reductions import (
     all,
+    allclose,
     amax,
     amin,
     any,
@@ -184,7 +186,6 @@ from functrans.numpy._ufuncs import (
     absolute,
     acos,
     acosh,
-    allclose,
     arccos,
     arccosh,
     arcsin,
@@ -279,6 +280,7 @@ from functrans.numpy._ufuncs import (
 )
 from functrans.numpy._ufuncs import add as add
 from functrans.numpy._util import asarray_arg as _asarray_arg
+from functrans.numpy._util import canonicalize_axis as _canonicalize_axis
 from functrans.numpy._util import result_type as _result_type
 
 # ------------------------------------------------------------------ dtypes and constants
@@ -330,9 +332,7 @@ def result_type(*arrays_and_dtypes: Any) -> np.dtype:
 
 def shape(a: Any) -> tuple[int, ...]:
     """The shape of `a` (also of a traced array)."""
-    from functrans.core.avals import get_aval
-
-    return get_aval(_asarray_arg(a, "shape", "a")).shape
+    return _get_aval(_asarray_arg(a, "shape", "a")).shape
 
 
 def ndim(a: Any) -> int:
@@ -345,9 +345,7 @@ def size(a: Any, axis: int | None = None) -> int:
     s = shape(a)
     if axis is None:
         return int(np.prod(s, dtype=np.int64))
-    from functrans.numpy._util import canonicalize_axis
-
-    return s[canonicalize_axis(axis, len(s), "size")]
+    return s[_canonicalize_axis(axis, len(s), "size")]
 
 
 def isscalar(element: Any) -> builtins.bool:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 import functrans.numpy as fnp
+from functrans.higher_order.custom_derivatives import custom_jvp
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
     Array,
@@ -31,7 +32,6 @@ from functrans.numpy._util import (
     to_inexact_dtype,
 )
 from functrans.numpy._util import operand as _operand
-from functrans.transforms.custom_derivatives import custom_jvp
 
 _int64 = np.dtype(np.int64)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from functrans.numpy import _shape, _ufuncs
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
     Array,
@@ -17,6 +18,7 @@ from functrans.numpy._util import (
     concrete,
     dtype_of,
     is_traced,
+    promote_args_inexact,
     shape_of,
     size_of,
     static_int,
@@ -92,9 +94,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None) -> Array:
     if not is_traced(fill_value):
         return np.full(shape, fill_value, dtype=dtype)
     fill = cast(fill_value, np.dtype(dtype)) if dtype is not None else fill_value
-    from functrans.numpy._shape import broadcast_to
-
-    return broadcast_to(fill, shape)
+    return _shape.broadcast_to(fill, shape)
 
 
 def _like_shape(a: Any, shape: Any, fname: str) -> tuple[int, ...]:
@@ -167,10 +167,6 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
                          "non-negative")
     if not is_traced(start) and not is_traced(stop):
         return np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
-    from functrans.numpy import _ufuncs as uf
-    from functrans.numpy._shape import expand_dims, moveaxis
-    from functrans.numpy._util import promote_args_inexact
-
     start, stop = promote_args_inexact("linspace", start, stop)
     work_dtype = dtype_of(start)
     div = (num - 1) if endpoint else num
@@ -179,23 +175,21 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
         fractions[-1] = 1.0
     shape = shape_of(start)
     frac = np.reshape(fractions, (num,) + (1,) * len(shape))
-    lo, hi = expand_dims(start, 0), expand_dims(stop, 0)
-    out = uf.add(uf.multiply(lo, 1 - frac), uf.multiply(hi, frac))
+    lo, hi = _shape.expand_dims(start, 0), _shape.expand_dims(stop, 0)
+    out = _ufuncs.add(_ufuncs.multiply(lo, 1 - frac), _ufuncs.multiply(hi, frac))
     if axis != 0:
-        out = moveaxis(out, 0, axis)
+        out = _shape.moveaxis(out, 0, axis)
     if dtype is not None:
         out = cast(out, np.dtype(dtype))
     if retstep:
-        return out, uf.divide(uf.subtract(stop, start), div) if div else np.nan
+        return out, _ufuncs.divide(_ufuncs.subtract(stop, start), div) if div else np.nan
     return out
 
 
 def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: float = 10.0,
              dtype: Any = None, axis: int = 0) -> Array:
     """`base` raised to `num` evenly spaced exponents from `start` to `stop`."""
-    from functrans.numpy._ufuncs import power
-
-    out = power(base, linspace(start, stop, num, endpoint, axis=axis))
+    out = _ufuncs.power(base, linspace(start, stop, num, endpoint, axis=axis))
     return cast(out, np.dtype(dtype)) if dtype is not None else out
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from functrans import errors
 from functrans.core.avals import get_aval
 from functrans.core.trace import Tracer
+from functrans.numpy import _ufuncs
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
     Array,
@@ -552,9 +553,7 @@ class _IndexUpdateRef:
     def subtract(self, values: Any, *, indices_are_sorted: bool = False,
                  unique_indices: bool = False) -> Array:
         """A copy of x with ``x[index] -= values``, accumulating repeated indices."""
-        from functrans.numpy._ufuncs import negative
-
-        return scatter_update(self.array, self.index, negative(values), "add")
+        return scatter_update(self.array, self.index, _ufuncs.negative(values), "add")
 
     def multiply(self, values: Any, *, indices_are_sorted: bool = False,
                  unique_indices: bool = False) -> Array:
@@ -566,12 +565,10 @@ class _IndexUpdateRef:
     def divide(self, values: Any, *, indices_are_sorted: bool = False,
                unique_indices: bool = False) -> Array:
         """A copy of x with ``x[index] /= values`` (floating x only)."""
-        from functrans.numpy._ufuncs import reciprocal
-
         if dtype_of(as_array(self.array)).kind not in "fc":
             raise TypeError("x.at[...].divide needs a floating-point x, got dtype "
                             f"{dtype_of(as_array(self.array))}")
-        return scatter_update(self.array, self.index, reciprocal(values), "mul")
+        return scatter_update(self.array, self.index, _ufuncs.reciprocal(values), "mul")
 
     def min(self, values: Any, *, indices_are_sorted: bool = False,  # noqa: A003
             unique_indices: bool = False) -> Array:
@@ -638,9 +635,9 @@ def _take_indices(indices: Any, size: int, mode: str | None) -> Array:
         raise IndexError(f"functrans.numpy.take: indices must be integers, got dtype "
                          f"{dtype_of(indices)}")
     if mode in ("clip", "wrap") and size:
-        from functrans.numpy._ufuncs import clip, remainder
-
-        return clip(indices, 0, size - 1) if mode == "clip" else remainder(indices, size)
+        if mode == "clip":
+            return _ufuncs.clip(indices, 0, size - 1)
+        return _ufuncs.remainder(indices, size)
     if shape_of(indices) == () and not is_traced(indices):
         return int(indices)
     return indices

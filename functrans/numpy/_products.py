@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from functrans.numpy import _reductions, _ufuncs
 from functrans.numpy._lax import lax
+from functrans.numpy._shape import diagonal
 from functrans.numpy._util import (
     Array,
     as_array,
@@ -59,9 +61,7 @@ def dot(a: Any, b: Any) -> Array:
     a, b = _operands("dot", a, b)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:
-        from functrans.numpy._ufuncs import multiply
-
-        return multiply(a, b)
+        return _ufuncs.multiply(a, b)
     lc, rc = len(sa) - 1, builtins.max(len(sb) - 2, 0)
     _check_core("dot", sa, lc, sb, rc)
     return _dot_general(a, b, ((lc,), (rc,)))
@@ -96,10 +96,8 @@ def matmul(a: Any, b: Any) -> Array:
 
 def vdot(a: Any, b: Any) -> Array:
     """Dot product of the flattened arrays (conjugating `a`)."""
-    from functrans.numpy._ufuncs import conjugate
-
     a, b = _operands("vdot", a, b)
-    a = lax.reshape(conjugate(a), (size_of(a),))
+    a = lax.reshape(_ufuncs.conjugate(a), (size_of(a),))
     b = lax.reshape(b, (size_of(b),))
     _check_core("vdot", _shape(a), 0, _shape(b), 0)
     return _dot_general(a, b, ((0,), (0,)))
@@ -107,11 +105,8 @@ def vdot(a: Any, b: Any) -> Array:
 
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
     """Vector dot product along `axis`, broadcasting the other axes (conjugating x1)."""
-    from functrans.numpy._reductions import sum as sum_
-    from functrans.numpy._ufuncs import conjugate, multiply
-
     x1, x2 = _operands("vecdot", x1, x2)
-    return sum_(multiply(conjugate(x1), x2), axis=axis)
+    return _reductions.sum(_ufuncs.multiply(_ufuncs.conjugate(x1), x2), axis=axis)
 
 
 def inner(a: Any, b: Any) -> Array:
@@ -119,21 +114,17 @@ def inner(a: Any, b: Any) -> Array:
     a, b = _operands("inner", a, b)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:
-        from functrans.numpy._ufuncs import multiply
-
-        return multiply(a, b)
+        return _ufuncs.multiply(a, b)
     _check_core("inner", sa, len(sa) - 1, sb, len(sb) - 1)
     return _dot_general(a, b, ((len(sa) - 1,), (len(sb) - 1,)))
 
 
 def outer(a: Any, b: Any) -> Array:
     """``a.ravel()[:, None] * b.ravel()[None, :]``."""
-    from functrans.numpy._ufuncs import multiply
-
     a, b = _operands("outer", a, b)
     a = lax.reshape(a, (size_of(a), 1))
     b = lax.reshape(b, (1, size_of(b)))
-    return multiply(a, b)
+    return _ufuncs.multiply(a, b)
 
 
 def tensordot(a: Any, b: Any, axes: Any = 2) -> Array:
@@ -297,8 +288,6 @@ def _broadcast_label_sizes(arrays: list[Array], inputs: list[str]) -> list[Array
 def _simplify_term(x: Array, labels: str, output: str, others: list[str]
                    ) -> tuple[Array, str]:
     """Diagonals for repeated labels; sum labels used nowhere else."""
-    from functrans.numpy._shape import diagonal
-
     while len(set(labels)) != len(labels):
         c = next(c for c in labels if labels.count(c) > 1)
         i = labels.index(c)

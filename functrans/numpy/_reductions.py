@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from functrans.core.avals import get_aval
+from functrans.numpy import _ufuncs
 from functrans.numpy._lax import lax
-from functrans.numpy._ufuncs import _full_like, to_bool
 from functrans.numpy._util import (
     Array,
     as_array,
@@ -64,12 +64,11 @@ def _masked(a: Array, where: Any, fill: Any, fname: str) -> Array:
     """`a` with `fill` where the mask `where` is False (mask broadcast to a)."""
     if where is None:
         return a
-    from functrans.numpy._ufuncs import where as where_
-
     mask = as_array(asarray_arg(where, fname, "where"))
     shape = shape_of(a)
     broadcast_shapes(fname, shape_of(mask), shape)
-    return where_(broadcast_to_shape(to_bool(mask), shape), a, _full_like(a, fill))
+    mask = broadcast_to_shape(_ufuncs.to_bool(mask), shape)
+    return _ufuncs.where(mask, a, _ufuncs._full_like(a, fill))
 
 
 def _reduce(a: Any, axis: Any, keepdims: bool, fname: str, reducer: Any) -> Array:
@@ -91,7 +90,7 @@ def sum(a: Any, axis: Any = None, dtype: Any = None, out: None = None,  # noqa: 
         a = _masked(a, where, 0, "sum")
     result = _reduce(a, axis, keepdims, "sum", lax.reduce_sum)
     if initial is not None:
-        result = lax.add(result, _full_like(result, initial))
+        result = lax.add(result, _ufuncs._full_like(result, initial))
     return result
 
 
@@ -104,7 +103,7 @@ def prod(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
     a = _masked(a, where, 1, "prod")
     result = _reduce(a, axis, keepdims, "prod", lax.reduce_prod)
     if initial is not None:
-        result = lax.mul(result, _full_like(result, initial))
+        result = lax.mul(result, _ufuncs._full_like(result, initial))
     return result
 
 
@@ -127,9 +126,7 @@ def _extremum(a: Any, axis: Any, keepdims: bool, initial: Any, where: Any, fname
         a = _masked(a, where, initial, fname)
     result = _reduce(a, axis, keepdims, fname, reducer)
     if initial is not None:
-        from functrans.numpy._ufuncs import maximum, minimum
-
-        result = (maximum if is_max else minimum)(result, initial)
+        result = (_ufuncs.maximum if is_max else _ufuncs.minimum)(result, initial)
     return result
 
 
@@ -156,7 +153,8 @@ def _count(a: Array, axes: tuple[int, ...], where: Any, dtype: np.dtype, keepdim
     shape = shape_of(a)
     if where is None:
         return math.prod(shape[i] for i in axes)
-    mask = broadcast_to_shape(to_bool(as_array(asarray_arg(where, fname, "where"))), shape)
+    mask = _ufuncs.to_bool(as_array(asarray_arg(where, fname, "where")))
+    mask = broadcast_to_shape(mask, shape)
     return sum(mask, axis=axes, dtype=dtype, keepdims=keepdims)
 
 
@@ -175,7 +173,7 @@ def mean(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
 
 def _as_operand_like(value: Any, like: Array) -> Array:
     if isinstance(value, int):
-        return _full_like(like, value)
+        return _ufuncs._full_like(like, value)
     return value
 
 
@@ -200,11 +198,9 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int
     total = sum(squares, axis=axes, keepdims=keepdims, where=where)
     count = _count(a, axes, where, dtype_of(total), keepdims, "var")
     if isinstance(count, int):
-        denominator = _full_like(total, builtins.max(count - ddof, 0))
+        denominator = _ufuncs._full_like(total, builtins.max(count - ddof, 0))
     else:
-        from functrans.numpy._ufuncs import maximum
-
-        denominator = maximum(lax.sub(count, _full_like(count, ddof)), 0)
+        denominator = _ufuncs.maximum(lax.sub(count, _ufuncs._full_like(count, ddof)), 0)
     return lax.div(total, denominator)
 
 
@@ -227,7 +223,7 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
     if weights is None:
         result = mean(a, axis, keepdims=keepdims)
         count = size_of(a) // builtins.max(size_of(result), 1)
-        return (result, _full_like(result, count)) if returned else result
+        return (result, _ufuncs._full_like(result, count)) if returned else result
     weights = _operand(weights, "average")
     a_shape, w_shape = shape_of(a), shape_of(weights)
     if w_shape != a_shape:
@@ -286,21 +282,28 @@ def all(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # n
         *, where: Any = None) -> Array:
     """True where every element along `axis` is nonzero."""
     _check_out(out, "all")
-    a = _masked(to_bool(_operand(a, "all")), where, True, "all")
+    a = _masked(_ufuncs.to_bool(_operand(a, "all")), where, True, "all")
     return _reduce(a, axis, keepdims, "all", lax.reduce_and)
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> Array:
+    """True when every element of `a` is close to `b` (see isclose)."""
+    return all(_ufuncs.isclose(a, b, rtol, atol, equal_nan))
 
 
 def any(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # noqa: A001
         *, where: Any = None) -> Array:
     """True where some element along `axis` is nonzero."""
     _check_out(out, "any")
-    a = _masked(to_bool(_operand(a, "any")), where, False, "any")
+    a = _masked(_ufuncs.to_bool(_operand(a, "any")), where, False, "any")
     return _reduce(a, axis, keepdims, "any", lax.reduce_or)
 
 
 def count_nonzero(a: Any, axis: Any = None, *, keepdims: bool = False) -> Array:
     """Number of nonzero elements along `axis`."""
-    return sum(to_bool(_operand(a, "count_nonzero")), axis, dtype=_int64, keepdims=keepdims)
+    nonzero = _ufuncs.to_bool(_operand(a, "count_nonzero"))
+    return sum(nonzero, axis, dtype=_int64, keepdims=keepdims)
 
 
 # ------------------------------------------------------------------ cumulative
@@ -358,9 +361,9 @@ def _cumulative_api(x: Any, axis: Any, dtype: Any, include_initial: bool, fname:
     result = fn(x, ax, dtype)
     if not include_initial:
         return result
-    from functrans.numpy._shape import concatenate
-
     shape = list(shape_of(result))
     shape[ax] = 1
     start = np.full(shape, identity, dtype_of(result))
-    return concatenate([start, result], axis=ax)
+    # lax directly: the two parts already share a dtype and all other axes,
+    # and joining arrays is the shape layer's job, which builds on this one
+    return lax.concatenate([start, result], ax)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from functrans.core.avals import get_aval
+from functrans.numpy import _indexing, _reductions, _ufuncs
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
     Array,
@@ -435,10 +436,8 @@ def _roll_axis(a: Array, shift: Any, axis: int) -> Array:
     if n == 0:
         return a
     if is_traced(shift):
-        from functrans.numpy._ufuncs import remainder, subtract
-
         doubled = concatenate([a, a], axis)
-        start = remainder(subtract(n, cast(shift, np.dtype(np.int64))), n)
+        start = _ufuncs.remainder(_ufuncs.subtract(n, cast(shift, np.dtype(np.int64))), n)
         starts = [np.int64(0)] * len(_shape(a))
         starts[axis] = start
         return lax.dynamic_slice(doubled, starts, _shape(a))
@@ -484,9 +483,7 @@ def repeat(a: Any, repeats: Any, axis: Any = None, *,
         if counts.shape != (shape[ax],):
             raise ValueError(f"functrans.numpy.repeat: {counts.size} repeat counts for axis "
                              f"{ax} of length {shape[ax]}")
-        from functrans.numpy._indexing import take
-
-        result = take(a, np.repeat(np.arange(shape[ax]), counts), axis=ax)
+        result = _indexing.take(a, np.repeat(np.arange(shape[ax]), counts), axis=ax)
     if total_repeat_length is not None and _shape(result)[ax] != total_repeat_length:
         raise ValueError(f"functrans.numpy.repeat: total_repeat_length={total_repeat_length} "
                          f"but the repeats give {_shape(result)[ax]}")
@@ -523,12 +520,10 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Ar
             if kind != "even":
                 raise ValueError("functrans.numpy.pad: only reflect_type='even' is supported")
         _no_extra_kwargs(kwargs, mode)
-        from functrans.numpy._indexing import take
-
         for ax, (before, after) in enumerate(widths):
             if before or after:
                 source = np.pad(np.arange(shape[ax]), (before, after), mode=mode)
-                array = take(array, source, axis=ax)
+                array = _indexing.take(array, source, axis=ax)
         return array
     raise ValueError(f"functrans.numpy.pad: mode {mode!r} is not supported; use one of "
                      f"'constant', 'empty', {', '.join(repr(m) for m in _INDEX_PAD_MODES)}")
@@ -618,9 +613,7 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Array:
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
           out: None = None) -> Array:
     """Sum along the diagonal (see diagonal)."""
-    from functrans.numpy._reductions import sum as sum_
-
-    return sum_(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype, out=out)
+    return _reductions.sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype, out=out)
 
 
 def diag(v: Any, k: int = 0) -> Array:

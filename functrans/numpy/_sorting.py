@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from functrans.numpy import _indexing, _reductions, _shape, _ufuncs
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
     Array,
@@ -79,35 +80,16 @@ def quantile(a: Any, q: Any, axis: Any = None, out: None = None,
     a = cast(a, to_inexact_dtype(dtype_of(a)))
     in_shape = shape_of(a)
     a, ax = _along_axis(a, axis, "quantile")
-    from functrans.numpy._indexing import take
-    from functrans.numpy._reductions import any as any_
-    from functrans.numpy._shape import moveaxis
-    from functrans.numpy._ufuncs import add, isnan, multiply, subtract, where
-
     n = shape_of(a)[ax]
     if n == 0:
         raise ValueError("functrans.numpy.quantile: cannot take a quantile of an empty axis")
-    ordered = moveaxis(sort(a, axis=ax), ax, -1)
-    position = q_values * (n - 1)
-    low = np.floor(position).astype(_int64)
-    high = np.minimum(low + 1, n - 1)
-    if method == "lower":
-        result = take(ordered, low, axis=-1)
-    elif method == "higher":
-        result = take(ordered, np.ceil(position).astype(_int64), axis=-1)
-    elif method == "nearest":
-        result = take(ordered, np.round(position).astype(_int64), axis=-1)
-    else:
-        if method == "midpoint":  # (floor + ceil) / 2: the value itself at exact positions
-            high = np.ceil(position).astype(_int64)
-        lo_vals, hi_vals = take(ordered, low, axis=-1), take(ordered, high, axis=-1)
-        weight = 0.5 if method == "midpoint" else position - low
-        weight = np.asarray(weight, dtype_of(a))
-        result = add(lo_vals, multiply(subtract(hi_vals, lo_vals), weight))
+    ordered = _shape.moveaxis(sort(a, axis=ax), ax, -1)
+    result = _interpolate(ordered, q_values * (n - 1), method)
     # result: batch dims, then q's dims. Nan anywhere along the axis gives nan.
     batch = shape_of(ordered)[:-1]
-    has_nan = lax.reshape(any_(isnan(ordered), axis=-1), batch + (1,) * q_values.ndim)
-    result = where(has_nan, np.nan, result)
+    has_nan = _reductions.any(_ufuncs.isnan(ordered), axis=-1)
+    has_nan = lax.reshape(has_nan, batch + (1,) * q_values.ndim)
+    result = _ufuncs.where(has_nan, np.nan, result)
     if q_values.ndim:
         nb = len(batch)
         result = lax.transpose(result, tuple(range(nb, nb + q_values.ndim)) + tuple(range(nb)))
@@ -115,6 +97,27 @@ def quantile(a: Any, q: Any, axis: Any = None, out: None = None,
         reduced = tuple(1 if (axis is None or d == ax) else s for d, s in enumerate(in_shape))
         result = lax.reshape(result, q_values.shape + reduced)
     return result
+
+
+def _interpolate(ordered: Array, position: np.ndarray, method: str) -> Array:
+    """The values at fractional `position` along the last (sorted) axis of
+    `ordered`, between neighbours as `method` says."""
+    n = shape_of(ordered)[-1]
+    low = np.floor(position).astype(_int64)
+    if method == "lower":
+        return _indexing.take(ordered, low, axis=-1)
+    if method == "higher":
+        return _indexing.take(ordered, np.ceil(position).astype(_int64), axis=-1)
+    if method == "nearest":
+        return _indexing.take(ordered, np.round(position).astype(_int64), axis=-1)
+    if method == "midpoint":  # (floor + ceil) / 2: the value itself at exact positions
+        high, weight = np.ceil(position).astype(_int64), 0.5
+    else:
+        high, weight = np.minimum(low + 1, n - 1), position - low
+    lo_vals = _indexing.take(ordered, low, axis=-1)
+    hi_vals = _indexing.take(ordered, high, axis=-1)
+    weight = np.asarray(weight, dtype_of(ordered))
+    return _ufuncs.add(lo_vals, _ufuncs.multiply(_ufuncs.subtract(hi_vals, lo_vals), weight))
 
 
 def percentile(a: Any, q: Any, axis: Any = None, out: None = None,

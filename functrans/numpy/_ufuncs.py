@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from functrans.core.avals import get_aval
+from functrans.higher_order.custom_derivatives import custom_jvp
+from functrans.numpy import _indexing
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
     Array,
@@ -31,9 +33,9 @@ from functrans.numpy._util import (
     quiet,
     result_type,
     shape_of,
+    static_int,
     to_inexact_dtype,
 )
-from functrans.transforms.custom_derivatives import custom_jvp
 
 # ------------------------------------------------------------------ factories
 
@@ -362,8 +364,6 @@ def rint(x: Any) -> Array:
 
 def round(x: Any, decimals: int = 0) -> Array:  # noqa: A001  (NumPy's name)
     """Round to `decimals` decimal places, halves to even (as NumPy)."""
-    from functrans.numpy._util import static_int
-
     x = as_array(asarray_arg(x, "round"))
     decimals = static_int(decimals, "round", "decimals")
     dtype = dtype_of(x)
@@ -564,14 +564,6 @@ def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
     return close
 
 
-def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
-             equal_nan: bool = False) -> Array:
-    """True when every element of `a` is close to `b` (see isclose)."""
-    from functrans.numpy._reductions import all as all_
-
-    return all_(isclose(a, b, rtol, atol, equal_nan))
-
-
 # ------------------------------------------------------------------ selection
 
 def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
@@ -580,9 +572,7 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
     With only `condition`, the indices of its nonzero elements (concrete
     arrays only, as ``nonzero``)."""
     if x is None and y is None:
-        from functrans.numpy._indexing import nonzero
-
-        return nonzero(condition)
+        return _indexing.nonzero(condition)
     if x is None or y is None:
         raise TypeError("functrans.numpy.where takes either one argument (condition) or three "
                         "(condition, x, y)")

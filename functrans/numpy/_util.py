@@ -78,12 +78,23 @@ def array_from_sequence(seq: Sequence[Any], fname: str, argname: str) -> Array:
                             "does not convert to a numeric array (ragged or non-numeric "
                             "entries?)")
         return out
-    items = [asarray_arg(item, fname, argname) for item in seq]
-    if not items:
-        return np.zeros((0,))
-    from functrans.numpy._shape import stack
+    items = [as_array(asarray_arg(item, fname, argname)) for item in seq]
+    return _stack_rows(items, fname, argname)
 
-    return stack(items)
+
+def _stack_rows(items: list[Array], fname: str, argname: str) -> Array:
+    """`items` joined along a new leading axis, as ``np.asarray`` joins the
+    entries of a list. Built from lax here, not from ``stack``, so that this
+    base module needs nothing above it."""
+    shapes = {shape_of(item) for item in items}
+    if len(shapes) != 1:
+        raise ValueError(f"functrans.numpy.{fname}: the entries of argument {argname} have "
+                         f"different shapes ({', '.join(str(shape_of(i)) for i in items)}); "
+                         "they must all have one shape to form an array")
+    (shape,) = shapes
+    dtype = result_type(*items)
+    rows = [lax.reshape(cast(item, dtype), (1,) + shape) for item in items]
+    return rows[0] if len(rows) == 1 else lax.concatenate(rows, 0)
 
 
 def _contains_tracer(seq: Any) -> bool:

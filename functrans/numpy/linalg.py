@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from functrans.higher_order.custom_derivatives import custom_jvp
 from functrans.numpy import _reductions as red
 from functrans.numpy import _ufuncs as uf
 from functrans.numpy._lax import lax
@@ -28,7 +29,6 @@ from functrans.numpy._util import (
     shape_of,
     to_inexact_dtype,
 )
-from functrans.transforms.custom_derivatives import custom_jvp
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "outer", "tensordot", "vecdot",
            "matrix_transpose", "diagonal", "trace"]

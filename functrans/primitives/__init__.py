@@ -7,13 +7,13 @@ call time through this package, ``primitives.structural.full(...)``: by then
 every family below has been imported here.
 """
 
-from functrans.primitives import (  # noqa: F401  (the order is the dependency order)
+from functrans.primitives import (  # noqa: F401, I001  (the order is the dependency order)
     rules,
     tangent_space,
     elementwise,
     structural,
+    sort,
     reductions,
     indexing,
-    sort,
     products,
 )

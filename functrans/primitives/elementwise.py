@@ -22,11 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from functrans import dtypes
+from functrans import (
+    dtypes,
+    primitives,  # the family, for call-time use (see primitives/__init__)
+)
 from functrans.core.avals import ShapedArray, get_aval
-from functrans.core.primitive import Primitive
+from functrans.core.primitive import Primitive, UfuncEquivalent
 from functrans.core.trace import Tracer
 from functrans.core.zeros import Zero
+from functrans.primitives.erf_numerics import TWO_OVER_SQRT_PI, erf_f64, erf_inv_f64, erfc_f64
 from functrans.primitives.rules import (
     defbilinear,
     defbroadcasting,
@@ -35,9 +39,10 @@ from functrans.primitives.rules import (
     defjvp_zero,
     deflinear,
     defvectorized,
-    is_undefined,
+    is_undefined_primal,
 )
 from functrans.primitives.tangent_space import instantiate_zeros
+from functrans.tree_util import tree_map
 
 __all__ = [
     # arithmetic
@@ -161,27 +166,42 @@ def _checked_impl(prim: Primitive, impl: Callable[..., Any], kinds: str | None,
     return checked
 
 
-def unary(name: str, impl: Any, kinds: str | None = None, out_dtype: Any = None) -> Primitive:
+def unary(name: str, impl: Any, kinds: str | None = None, out_dtype: Any = None, *,
+          ufunc_kinds: str | None = None) -> Primitive:
     """An elementwise one-operand primitive with its shape and batching rules.
 
     `kinds` restricts the operand's dtype kinds (e.g. ``FLOAT``); `out_dtype`
-    fixes the result dtype (default: the operand's).
+    fixes the result dtype (default: the operand's). `ufunc_kinds`, when given,
+    says that `impl` is a NumPy ufunc computing the primitive, dtype included,
+    for operands of those kinds (see :class:`UfuncEquivalent`).
     """
     p = Primitive(name)
     p.abstract_eval = (_unary_aval if kinds is None and out_dtype is None
                        else _nary_aval(name, kinds, out_dtype))
     p.impl = _checked_impl(p, impl, kinds, out_dtype, p.abstract_eval)
+    p.ufunc = _ufunc_equivalent(impl, ufunc_kinds)
     defvectorized(p)
     return p
 
 
-def nary(name: str, impl: Any, kinds: str | None = None, out_dtype: Any = None) -> Primitive:
-    """An elementwise n-operand primitive with its shape and batching rules."""
+def nary(name: str, impl: Any, kinds: str | None = None, out_dtype: Any = None, *,
+         ufunc_kinds: str | None = None) -> Primitive:
+    """An elementwise n-operand primitive with its shape and batching rules
+    (the arguments as for :func:`unary`)."""
     p = Primitive(name)
     p.abstract_eval = _nary_aval(name, kinds, out_dtype)
     p.impl = _checked_impl(p, impl, kinds, out_dtype, p.abstract_eval)
+    p.ufunc = _ufunc_equivalent(impl, ufunc_kinds)
     defbroadcasting(p)
     return p
+
+
+def _ufunc_equivalent(impl: Any, kinds: str | None) -> UfuncEquivalent | None:
+    if kinds is None:
+        return None
+    if not isinstance(impl, np.ufunc):
+        raise TypeError(f"ufunc_kinds given for {impl!r}, which is not a NumPy ufunc")
+    return UfuncEquivalent(impl, kinds)
 
 
 # ------------------------------------------------------------------ Python scalar operands
@@ -219,8 +239,6 @@ def _scalar_fits(value: Any, kind: str, dtype: np.dtype) -> bool:
 
 def _coerce_scalar(name: str, x: Any, dtype: np.dtype, shape: tuple[int, ...],
                    concrete: bool = False) -> Any:
-    from functrans.primitives import structural
-
     kind = dtype.kind
     if dtypes.is_python_scalar(x):
         if not _scalar_fits(x, kind, dtype):
@@ -230,14 +248,14 @@ def _coerce_scalar(name: str, x: Any, dtype: np.dtype, shape: tuple[int, ...],
                             "use functrans.numpy, which promotes")
         if concrete:  # a constant: build it with NumPy, no primitive needed
             return np.full(shape, x, dtype)
-        return structural.full(shape, np.asarray(x, dtype))
+        return primitives.structural.full(shape, np.asarray(x, dtype))
     kind_rank = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
     if kind_rank[get_aval(x).dtype.kind] > kind_rank[kind]:
         raise TypeError(f"{name}: a weakly-typed {get_aval(x).dtype.name} scalar cannot be "
                         f"used with an operand of dtype {dtype.name}; convert it explicitly")
     if get_aval(x).dtype != dtype:  # (same dtype: weak-typed or not, the value is the same)
         x = convert_element_type(x, dtype)
-    return structural.broadcast_in_dim(x, shape, ())
+    return primitives.structural.broadcast_in_dim(x, shape, ())
 
 
 def _coerce_operands(name: str, *args: Any) -> list[Any]:
@@ -295,10 +313,8 @@ def _with_scalar_constant(prim: Primitive, x: Any, y: Any, array: np.ndarray) ->
 
 def _full_like(x: Any, value: Any) -> Any:
     """An array of `x`'s shape and dtype filled with `value` (a primal constant)."""
-    from functrans.primitives.structural import full
-
     aval = get_aval(x)
-    return full(aval.shape, np.asarray(value, aval.dtype))
+    return primitives.structural.full(aval.shape, np.asarray(value, aval.dtype))
 
 
 def _as_float_mask(mask: Any, like: Any) -> Any:
@@ -312,7 +328,7 @@ def _tangent_where(mask: Any, t: Any) -> Any:
 
 # ------------------------------------------------------------------ arithmetic
 
-neg_p = unary("neg", np.negative, NUMBER)
+neg_p = unary("neg", np.negative, NUMBER, ufunc_kinds=NUMBER)
 deflinear(neg_p, lambda ct, x: [neg(ct)])
 
 
@@ -321,7 +337,7 @@ def neg(x: Any) -> Any:
     return neg_p.bind(x)
 
 
-add_p = nary("add", np.add, NUMBER)
+add_p = nary("add", np.add, NUMBER, ufunc_kinds=NUMBER)
 deflinear(add_p, lambda ct, x, y: [ct, ct])
 
 
@@ -330,7 +346,7 @@ def add(x: Any, y: Any) -> Any:
     return _binary(add_p, x, y)
 
 
-sub_p = nary("sub", np.subtract, NUMBER)
+sub_p = nary("sub", np.subtract, NUMBER, ufunc_kinds=NUMBER)
 deflinear(sub_p, lambda ct, x, y: [ct, neg(ct)])
 
 
@@ -339,7 +355,7 @@ def sub(x: Any, y: Any) -> Any:
     return _binary(sub_p, x, y)
 
 
-mul_p = nary("mul", np.multiply, NUMBER)
+mul_p = nary("mul", np.multiply, NUMBER, ufunc_kinds=NUMBER)
 defbilinear(mul_p, lambda ct, x, y: mul(ct, y), lambda ct, x, y: mul(x, ct))
 
 
@@ -359,12 +375,13 @@ def _div_impl(x: Any, y: Any) -> Any:
 
 
 def _div_transpose(ct, x, y):
-    if is_undefined(y):
+    if is_undefined_primal(y):
         raise TypeError("div: the divisor of a linear value must not depend on it")
     return [div(ct, y), None]
 
 
 div_p = nary("div", _div_impl, NUMBER)
+div_p.ufunc = UfuncEquivalent(np.divide, INEXACT)  # what _div_impl does for these kinds
 defjvp(div_p,
        lambda t, x, y: div(t, y),
        lambda t, x, y: mul(t, neg(div(div(x, y), y))))
@@ -399,7 +416,7 @@ def _balanced_share(x: Any, ans: Any, other: Any) -> Any:
     return mul(wins, sub(1.0, mul(ties, 0.5)))
 
 
-max_p = nary("max", np.maximum, ANY)   # complex: lexicographic, as XLA
+max_p = nary("max", np.maximum, ANY, ufunc_kinds=REAL_NUMBER)  # complex: lexicographic, as XLA
 defjvp2(max_p,
         lambda t, ans, x, y: mul(t, _balanced_share(x, ans, y)),
         lambda t, ans, x, y: mul(t, _balanced_share(y, ans, x)))
@@ -410,7 +427,7 @@ def max(x: Any, y: Any) -> Any:  # noqa: A001  (jax.lax name)
     return _binary(max_p, x, y)
 
 
-min_p = nary("min", np.minimum, ANY)
+min_p = nary("min", np.minimum, ANY, ufunc_kinds=REAL_NUMBER)
 defjvp2(min_p,
         lambda t, ans, x, y: mul(t, _balanced_share(x, ans, y)),
         lambda t, ans, x, y: mul(t, _balanced_share(y, ans, x)))
@@ -437,7 +454,7 @@ def _abs_tangent(t, x):
     return real(mul(t, div(conj(x), complex(safe, _full_like(safe, 0)))))
 
 
-abs_p = unary("abs", np.abs)
+abs_p = unary("abs", np.abs, ufunc_kinds=REAL_NUMBER)
 abs_p.abstract_eval = _abs_aval
 defjvp(abs_p, _abs_tangent)
 
@@ -447,7 +464,7 @@ def abs(x: Any) -> Any:  # noqa: A001  (jax.lax name)
     return abs_p.bind(x)
 
 
-sign_p = unary("sign", np.sign, NUMBER)
+sign_p = unary("sign", np.sign, NUMBER, ufunc_kinds=REAL_NUMBER)
 defjvp_zero(sign_p)
 
 
@@ -456,7 +473,7 @@ def sign(x: Any) -> Any:
     return sign_p.bind(x)
 
 
-square_p = unary("square", np.square, NUMBER)
+square_p = unary("square", np.square, NUMBER, ufunc_kinds=NUMBER)
 defjvp(square_p, lambda t, x: mul(t, mul(x, 2)))
 
 
@@ -526,7 +543,7 @@ def _pow_dy(t, ans, x, y):
     return mul(t, mul(log(safe_x), ans))
 
 
-pow_p = nary("pow", np.power)
+pow_p = nary("pow", np.power, ufunc_kinds=INEXACT)
 pow_p.abstract_eval = _pow_aval
 defjvp2(pow_p,
         lambda t, ans, x, y: _pow_dx(t, x, y),
@@ -539,12 +556,10 @@ def pow(x: Any, y: Any) -> Any:  # noqa: A001  (jax.lax name)
 
 
 def _broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
-    from functrans.primitives.structural import broadcast_in_dim
-
-    return broadcast_in_dim(x, shape, ())
+    return primitives.structural.broadcast_in_dim(x, shape, ())
 
 
-sqrt_p = unary("sqrt", np.sqrt, INEXACT)
+sqrt_p = unary("sqrt", np.sqrt, INEXACT, ufunc_kinds=INEXACT)
 defjvp2(sqrt_p, lambda t, ans, x: div(t, mul(ans, 2.0)))
 
 
@@ -562,7 +577,7 @@ def rsqrt(x: Any) -> Any:
     return rsqrt_p.bind(x)
 
 
-cbrt_p = unary("cbrt", np.cbrt, FLOAT)
+cbrt_p = unary("cbrt", np.cbrt, FLOAT, ufunc_kinds=FLOAT)
 defjvp2(cbrt_p, lambda t, ans, x: mul(t, mul(integer_pow(ans, -2), 1.0 / 3.0)))
 
 
@@ -573,7 +588,7 @@ def cbrt(x: Any) -> Any:
 
 # ------------------------------------------------------------------ exponentials, logarithms
 
-exp_p = unary("exp", np.exp, INEXACT)
+exp_p = unary("exp", np.exp, INEXACT, ufunc_kinds=INEXACT)
 defjvp2(exp_p, lambda t, ans, x: mul(t, ans))
 
 
@@ -582,7 +597,7 @@ def exp(x: Any) -> Any:
     return exp_p.bind(x)
 
 
-exp2_p = unary("exp2", np.exp2, INEXACT)
+exp2_p = unary("exp2", np.exp2, INEXACT, ufunc_kinds=INEXACT)
 defjvp2(exp2_p, lambda t, ans, x: mul(t, mul(ans, math.log(2.0))))
 
 
@@ -591,7 +606,7 @@ def exp2(x: Any) -> Any:
     return exp2_p.bind(x)
 
 
-expm1_p = unary("expm1", np.expm1, INEXACT)
+expm1_p = unary("expm1", np.expm1, INEXACT, ufunc_kinds=INEXACT)
 defjvp2(expm1_p, lambda t, ans, x: mul(t, add(ans, 1.0)))
 
 
@@ -600,7 +615,7 @@ def expm1(x: Any) -> Any:
     return expm1_p.bind(x)
 
 
-log_p = unary("log", np.log, INEXACT)
+log_p = unary("log", np.log, INEXACT, ufunc_kinds=INEXACT)
 defjvp(log_p, lambda t, x: div(t, x))
 
 
@@ -609,7 +624,7 @@ def log(x: Any) -> Any:
     return log_p.bind(x)
 
 
-log1p_p = unary("log1p", np.log1p, INEXACT)
+log1p_p = unary("log1p", np.log1p, INEXACT, ufunc_kinds=INEXACT)
 defjvp(log1p_p, lambda t, x: div(t, add(x, 1.0)))
 
 
@@ -638,7 +653,7 @@ def logistic(x: Any) -> Any:
 
 # ------------------------------------------------------------------ trigonometric
 
-sin_p = unary("sin", np.sin, INEXACT)
+sin_p = unary("sin", np.sin, INEXACT, ufunc_kinds=INEXACT)
 defjvp(sin_p, lambda t, x: mul(t, cos(x)))
 
 
@@ -647,7 +662,7 @@ def sin(x: Any) -> Any:
     return sin_p.bind(x)
 
 
-cos_p = unary("cos", np.cos, INEXACT)
+cos_p = unary("cos", np.cos, INEXACT, ufunc_kinds=INEXACT)
 defjvp(cos_p, lambda t, x: mul(t, neg(sin(x))))
 
 
@@ -656,7 +671,7 @@ def cos(x: Any) -> Any:
     return cos_p.bind(x)
 
 
-tan_p = unary("tan", np.tan, INEXACT)
+tan_p = unary("tan", np.tan, INEXACT, ufunc_kinds=INEXACT)
 defjvp2(tan_p, lambda t, ans, x: mul(t, add(square(ans), 1.0)))
 
 
@@ -670,7 +685,7 @@ def _one_minus_square(x: Any) -> Any:
     return mul(sub(1.0, x), add(1.0, x))
 
 
-asin_p = unary("asin", np.arcsin, INEXACT)
+asin_p = unary("asin", np.arcsin, INEXACT, ufunc_kinds=INEXACT)
 defjvp(asin_p, lambda t, x: mul(t, rsqrt(_one_minus_square(x))))
 
 
@@ -679,7 +694,7 @@ def asin(x: Any) -> Any:
     return asin_p.bind(x)
 
 
-acos_p = unary("acos", np.arccos, INEXACT)
+acos_p = unary("acos", np.arccos, INEXACT, ufunc_kinds=INEXACT)
 defjvp(acos_p, lambda t, x: mul(t, neg(rsqrt(_one_minus_square(x)))))
 
 
@@ -688,7 +703,7 @@ def acos(x: Any) -> Any:
     return acos_p.bind(x)
 
 
-atan_p = unary("atan", np.arctan, INEXACT)
+atan_p = unary("atan", np.arctan, INEXACT, ufunc_kinds=INEXACT)
 defjvp(atan_p, lambda t, x: div(t, add(square(x), 1.0)))
 
 
@@ -701,7 +716,7 @@ def _atan2_denominator(x: Any, y: Any) -> Any:
     return add(square(x), square(y))
 
 
-atan2_p = nary("atan2", np.arctan2, FLOAT)
+atan2_p = nary("atan2", np.arctan2, FLOAT, ufunc_kinds=FLOAT)
 defjvp(atan2_p,
        lambda t, x, y: mul(t, div(y, _atan2_denominator(x, y))),
        lambda t, x, y: mul(t, neg(div(x, _atan2_denominator(x, y)))))
@@ -714,7 +729,7 @@ def atan2(x: Any, y: Any) -> Any:
 
 # ------------------------------------------------------------------ hyperbolic
 
-sinh_p = unary("sinh", np.sinh, INEXACT)
+sinh_p = unary("sinh", np.sinh, INEXACT, ufunc_kinds=INEXACT)
 defjvp(sinh_p, lambda t, x: mul(t, cosh(x)))
 
 
@@ -723,7 +738,7 @@ def sinh(x: Any) -> Any:
     return sinh_p.bind(x)
 
 
-cosh_p = unary("cosh", np.cosh, INEXACT)
+cosh_p = unary("cosh", np.cosh, INEXACT, ufunc_kinds=INEXACT)
 defjvp(cosh_p, lambda t, x: mul(t, sinh(x)))
 
 
@@ -732,7 +747,7 @@ def cosh(x: Any) -> Any:
     return cosh_p.bind(x)
 
 
-tanh_p = unary("tanh", np.tanh, INEXACT)
+tanh_p = unary("tanh", np.tanh, INEXACT, ufunc_kinds=INEXACT)
 defjvp2(tanh_p, lambda t, ans, x: mul(t, sub(1.0, square(ans))))
 
 
@@ -741,7 +756,7 @@ def tanh(x: Any) -> Any:
     return tanh_p.bind(x)
 
 
-asinh_p = unary("asinh", np.arcsinh, INEXACT)
+asinh_p = unary("asinh", np.arcsinh, INEXACT, ufunc_kinds=INEXACT)
 defjvp(asinh_p, lambda t, x: mul(t, rsqrt(add(square(x), 1.0))))
 
 
@@ -750,7 +765,7 @@ def asinh(x: Any) -> Any:
     return asinh_p.bind(x)
 
 
-acosh_p = unary("acosh", np.arccosh, INEXACT)
+acosh_p = unary("acosh", np.arccosh, INEXACT, ufunc_kinds=INEXACT)
 defjvp(acosh_p, lambda t, x: mul(t, rsqrt(mul(sub(x, 1.0), add(x, 1.0)))))
 
 
@@ -759,7 +774,7 @@ def acosh(x: Any) -> Any:
     return acosh_p.bind(x)
 
 
-atanh_p = unary("atanh", np.arctanh, INEXACT)
+atanh_p = unary("atanh", np.arctanh, INEXACT, ufunc_kinds=INEXACT)
 defjvp(atanh_p, lambda t, x: div(t, _one_minus_square(x)))
 
 
@@ -769,93 +784,6 @@ def atanh(x: Any) -> Any:
 
 
 # ------------------------------------------------------------------ erf, erfc, erf_inv
-
-# W. J. Cody, "Rational Chebyshev approximations for the error function",
-# Math. Comp. 23 (1969): near-minimax rational approximations on three ranges
-# of |x|, good to about 18 significant digits; evaluated here in float64.
-_ERF_SMALL_NUM = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
-                  3.20937758913846947e03, 1.85777706184603153e-1)
-_ERF_SMALL_DEN = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
-                  2.84423683343917062e03)
-_ERFC_MID_NUM = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
-                 2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
-                 2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
-_ERFC_MID_DEN = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
-                 1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
-                 3.43936767414372164e03, 1.23033935480374942e03)
-_ERFC_LARGE_NUM = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
-                   1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
-_ERFC_LARGE_DEN = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
-                   6.05183413124413191e-2, 2.33520497626869185e-3)
-_ERF_SMALL_LIMIT = 0.46875   # below: erf by a rational function of x**2
-_ERFC_MID_LIMIT = 4.0        # below: erfc by a rational function of |x|; above: of 1/x**2
-_ERFC_UNDERFLOW = 27.3       # above: erfc(x) < 2**-1075 rounds to 0 in float64
-_INV_SQRT_PI = 0.56418958354775628695
-_TWO_OVER_SQRT_PI = 2.0 * _INV_SQRT_PI
-
-
-def _rational(z: np.ndarray, num: tuple, den: tuple, n_loop: int) -> tuple:
-    """Cody's Horner scheme for a rational function of `z`. The numerator's
-    leading coefficient is ``num[-1]``, the denominator's is 1; the loop adds
-    ``num[i]``, ``den[i]`` for i < n_loop. Returns (numerator, denominator) with
-    their constant terms (``num[n_loop]``, ``den[n_loop]``) left for the caller."""
-    top = num[-1] * z
-    bottom = z
-    for i in range(n_loop):
-        top = (top + num[i]) * z
-        bottom = (bottom + den[i]) * z
-    return top, bottom
-
-
-def _erf_small(x: np.ndarray) -> np.ndarray:
-    """erf(x) for |x| <= 0.46875."""
-    z = x * x
-    top, bottom = _rational(z, _ERF_SMALL_NUM, _ERF_SMALL_DEN, 3)
-    return x * (top + _ERF_SMALL_NUM[3]) / (bottom + _ERF_SMALL_DEN[3])
-
-
-def _exp_minus_square(y: np.ndarray) -> np.ndarray:
-    """exp(-y*y) without the rounding error of forming y*y: split y = h + d with
-    h on a 1/16 grid, so h*h is exact and exp(-(y-h)(y+h)) is a small correction."""
-    head = np.trunc(y * 16.0) / 16.0
-    return np.exp(-head * head) * np.exp(-(y - head) * (y + head))
-
-
-def _erfc_positive(y: np.ndarray) -> np.ndarray:
-    """erfc(y) for y > 0.46875 (NaN passes through)."""
-    out = np.zeros_like(y)
-    mid = y <= _ERFC_MID_LIMIT
-    large = (~mid & (y < _ERFC_UNDERFLOW)) | np.isnan(y)
-    if mid.any():
-        ym = y[mid]
-        top, bottom = _rational(ym, _ERFC_MID_NUM, _ERFC_MID_DEN, 7)
-        out[mid] = _exp_minus_square(ym) * (top + _ERFC_MID_NUM[7]) / (bottom + _ERFC_MID_DEN[7])
-    if large.any():
-        yl = y[large]
-        z = 1.0 / (yl * yl)
-        top, bottom = _rational(z, _ERFC_LARGE_NUM, _ERFC_LARGE_DEN, 4)
-        tail = z * (top + _ERFC_LARGE_NUM[4]) / (bottom + _ERFC_LARGE_DEN[4])
-        out[large] = _exp_minus_square(yl) * (_INV_SQRT_PI - tail) / yl
-    return out
-
-
-def _erf_and_erfc_f64(x: np.ndarray, want_erfc: bool) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    y = np.abs(x)
-    small = y <= _ERF_SMALL_LIMIT
-    out = np.empty_like(x)
-    erf_small = _erf_small(x[small])
-    out[small] = 1.0 - erf_small if want_erfc else erf_small
-    rest = ~small
-    xr = x[rest]
-    erfc_abs = _erfc_positive(y[rest])
-    if want_erfc:
-        out[rest] = np.where(xr < 0, 2.0 - erfc_abs, erfc_abs)
-    else:
-        erf_abs = (0.5 - erfc_abs) + 0.5
-        out[rest] = np.where(xr < 0, -erf_abs, erf_abs)
-    return out
-
 
 def _special_impl(f64_fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any], Any]:
     """Evaluate on a flat float64 copy (accurate for every float dtype); return
@@ -867,52 +795,8 @@ def _special_impl(f64_fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any],
     return impl
 
 
-def _erf_f64(x: np.ndarray) -> np.ndarray:
-    return _erf_and_erfc_f64(x, want_erfc=False)
-
-
-def _erfc_f64(x: np.ndarray) -> np.ndarray:
-    return _erf_and_erfc_f64(x, want_erfc=True)
-
-
-def _erf_inv_initial(a: np.ndarray) -> np.ndarray:
-    """A starting point for erf_inv(a), 0 <= a < 1, good to about 2e-3 relative
-    (Winitzki's closed form; a Taylor series near 0, where the closed form cancels)."""
-    k = 0.147
-    log_term = np.log((1.0 - a) * (1.0 + a))
-    center = 2.0 / (math.pi * k) + 0.5 * log_term
-    closed_form = np.sqrt(np.sqrt(center * center - log_term / k) - center)
-    series = (math.sqrt(math.pi) / 2.0) * a * (1.0 + (math.pi / 12.0) * a * a)
-    return np.where(a < 1e-3, series, closed_form)
-
-
-_ERF_INV_HALLEY_STEPS = 2
-
-
-def _erf_inv_f64(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    a = np.abs(x)
-    inside = a < 1.0
-    a_in = a[inside]
-    y = _erf_inv_initial(a_in)
-    near_one = a_in > 0.5
-    complement = 1.0 - a_in[near_one]    # exact for a >= 0.5
-    residual = np.empty_like(y)
-    # Halley's method on erf(y) = a (cubic convergence: 2e-3 -> 1e-8 -> 1e-16).
-    # Near 1 the residual is formed from erfc, whose relative accuracy survives
-    # where 1 - erf(y) would cancel.
-    for _ in range(_ERF_INV_HALLEY_STEPS):
-        residual[near_one] = complement - _erfc_f64(y[near_one])
-        residual[~near_one] = _erf_f64(y[~near_one]) - a_in[~near_one]
-        newton = residual / (_TWO_OVER_SQRT_PI * np.exp(-y * y))
-        y = y - newton / (1.0 + y * newton)
-    out = np.where(a == 1.0, np.inf, np.nan)   # NaN for |x| > 1 and NaN input
-    out[inside] = y
-    return np.copysign(out, x)
-
-
-erf_p = unary("erf", _special_impl(_erf_f64), FLOAT)
-defjvp(erf_p, lambda t, x: mul(t, mul(exp(neg(square(x))), _TWO_OVER_SQRT_PI)))
+erf_p = unary("erf", _special_impl(erf_f64), FLOAT)
+defjvp(erf_p, lambda t, x: mul(t, mul(exp(neg(square(x))), TWO_OVER_SQRT_PI)))
 
 
 def erf(x: Any) -> Any:
@@ -920,8 +804,8 @@ def erf(x: Any) -> Any:
     return erf_p.bind(x)
 
 
-erfc_p = unary("erfc", _special_impl(_erfc_f64), FLOAT)
-defjvp(erfc_p, lambda t, x: mul(t, mul(exp(neg(square(x))), -_TWO_OVER_SQRT_PI)))
+erfc_p = unary("erfc", _special_impl(erfc_f64), FLOAT)
+defjvp(erfc_p, lambda t, x: mul(t, mul(exp(neg(square(x))), -TWO_OVER_SQRT_PI)))
 
 
 def erfc(x: Any) -> Any:
@@ -929,7 +813,7 @@ def erfc(x: Any) -> Any:
     return erfc_p.bind(x)
 
 
-erf_inv_p = unary("erf_inv", _special_impl(_erf_inv_f64), FLOAT)
+erf_inv_p = unary("erf_inv", _special_impl(erf_inv_f64), FLOAT)
 defjvp2(erf_inv_p,
         lambda t, ans, x: mul(t, mul(exp(square(ans)), math.sqrt(math.pi) / 2.0)))
 
@@ -941,7 +825,7 @@ def erf_inv(x: Any) -> Any:
 
 # ------------------------------------------------------------------ rounding, inspection
 
-floor_p = unary("floor", np.floor, FLOAT)
+floor_p = unary("floor", np.floor, FLOAT, ufunc_kinds=FLOAT)
 defjvp_zero(floor_p)
 
 
@@ -950,7 +834,7 @@ def floor(x: Any) -> Any:
     return floor_p.bind(x)
 
 
-ceil_p = unary("ceil", np.ceil, FLOAT)
+ceil_p = unary("ceil", np.ceil, FLOAT, ufunc_kinds=FLOAT)
 defjvp_zero(ceil_p)
 
 
@@ -998,7 +882,7 @@ def is_finite(x: Any) -> Any:
     return is_finite_p.bind(x)
 
 
-nextafter_p = nary("nextafter", np.nextafter, FLOAT)
+nextafter_p = nary("nextafter", np.nextafter, FLOAT, ufunc_kinds=FLOAT)
 defjvp_zero(nextafter_p)
 
 
@@ -1126,12 +1010,12 @@ def _select_n_jvp(primals, tangents):
 
 
 def _select_n_transpose(ct, which, *cases):
-    if is_undefined(which):
+    if is_undefined_primal(which):
         raise TypeError("select_n: the selector `which` is not a linear argument")
     zeros = _full_like(ct, 0)
     cts: list[Any] = [None]
     for i, case in enumerate(cases):
-        if not is_undefined(case):
+        if not is_undefined_primal(case):
             cts.append(None)
             continue
         cts.append(select_n_p.bind(which, *[ct if j == i else zeros
@@ -1278,7 +1162,7 @@ def imag(x: Any) -> Any:
     return imag_p.bind(x)
 
 
-conj_p = unary("conj", np.conjugate, COMPLEX)
+conj_p = unary("conj", np.conjugate, COMPLEX, ufunc_kinds=COMPLEX)
 deflinear(conj_p, lambda ct, x: [conj(ct)])
 
 
@@ -1335,7 +1219,5 @@ defjvp_zero(stop_gradient_p)
 def stop_gradient(x: Any) -> Any:
     """`x`, with a zero derivative: no gradient flows through (as
     ``lax.stop_gradient``). Applies leaf-wise to pytrees."""
-    from functrans.tree_util import tree_map
-
     return tree_map(lambda leaf: stop_gradient_p.bind(
         np.asarray(leaf) if dtypes.is_python_scalar(leaf) else leaf), x)

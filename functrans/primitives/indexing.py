@@ -60,7 +60,8 @@ from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
 from functrans.core.zeros import Zero
-from functrans.primitives.rules import bdim_at_front, defjvp, is_undefined, move_bdim
+from functrans.primitives.elementwise import add, convert_element_type, div, eq, mul
+from functrans.primitives.rules import bdim_at_front, defjvp, is_undefined_primal, move_bdim
 from functrans.primitives.structural import (
     bind_checked,
     broadcast_in_dim,
@@ -138,7 +139,7 @@ def _zeros(aval: ShapedArray) -> Any:
 
 
 def _aval_of(x: Any) -> ShapedArray:
-    return x.aval if is_undefined(x) else get_aval(x)
+    return x.aval if is_undefined_primal(x) else get_aval(x)
 
 
 # ------------------------------------------------------------------ gather
@@ -255,8 +256,8 @@ def _scatter_primitive(name: str, impl: Any) -> Primitive:
 # ------------------------------------------------------------------ scatter_add
 
 def _scatter_add_transpose(ct, operand, indices, updates, *, axes):
-    ct_operand = ct if is_undefined(operand) else None
-    ct_updates = gather(ct, indices, axes) if is_undefined(updates) else None
+    ct_operand = ct if is_undefined_primal(operand) else None
+    ct_updates = gather(ct, indices, axes) if is_undefined_primal(updates) else None
     return [ct_operand, None, ct_updates]
 
 
@@ -320,12 +321,10 @@ def _kept_update_mask(indices: Any, shape: Sequence[int], dtype: np.dtype) -> An
 
 
 def _scatter_transpose(ct, operand, indices, updates, *, axes):
-    from functrans.primitives.elementwise import mul
-
     ct_operand = ct_updates = None
-    if is_undefined(operand):
+    if is_undefined_primal(operand):
         ct_operand = scatter(ct, indices, _zeros(_aval_of(updates)), axes)
-    if is_undefined(updates):
+    if is_undefined_primal(updates):
         ct_updates = gather(ct, indices, axes)
         shape = tuple(_aval_of(operand).shape[a] for a in axes)
         mask = _kept_update_mask(indices, shape, get_aval(ct).dtype)
@@ -357,8 +356,6 @@ def _has_repeats(indices: Any, shape: Sequence[int]) -> bool:
 
 
 def _scatter_mul_jvp_updates(t, operand, indices, updates, *, axes):
-    from functrans.primitives.elementwise import mul
-
     shape = tuple(get_aval(operand).shape[a] for a in axes)
     if not isinstance(indices, Tracer) and _has_repeats(indices, shape):
         raise ValueError("scatter_mul: the derivative with respect to updates is only "
@@ -370,7 +367,7 @@ def _scatter_mul_jvp_updates(t, operand, indices, updates, *, axes):
 
 
 def _scatter_mul_transpose(ct, operand, indices, updates, *, axes):
-    if is_undefined(updates):
+    if is_undefined_primal(updates):
         raise TypeError("scatter_mul: transposing with respect to updates (scatter_mul is "
                         "linear in the operand only)")
     return [scatter_mul(ct, indices, updates, axes), None, None]
@@ -396,8 +393,6 @@ def scatter_mul(operand: Any, indices: Any, updates: Any, axes: Sequence[int]) -
 
 def _scatter_extremum_jvp(prim: Primitive):
     def jvp(primals, tangents, *, axes):
-        from functrans.primitives.elementwise import add, convert_element_type, div, eq, mul
-
         operand, indices, updates = primals
         t_operand, _, t_updates = tangents
         out = prim.bind(operand, indices, updates, axes=axes)

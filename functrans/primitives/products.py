@@ -27,7 +27,9 @@ import numpy as np
 from functrans import dtypes
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.primitive import Primitive
+from functrans.primitives.elementwise import convert_element_type
 from functrans.primitives.rules import defbilinear
+from functrans.primitives.structural import transpose
 
 __all__ = ["dot_general", "dot", "dot_general_p"]
 
@@ -152,9 +154,6 @@ def _cotangent_of_operand(ct: Any, undefined: Any, other: Any, *, own: tuple, ot
     order of the other side's contracting dimensions); a transpose restores the
     operand's layout.
     """
-    from functrans.primitives.elementwise import convert_element_type
-    from functrans.primitives.structural import transpose
-
     aval = undefined.aval
     other_aval = get_aval(other)
     (u_contract, u_batch), (v_contract, v_batch) = own, other_dims

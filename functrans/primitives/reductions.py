@@ -30,7 +30,26 @@ import numpy as np
 
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.primitive import Primitive
+from functrans.primitives.elementwise import (
+    add,
+    convert_element_type,
+    div,
+    eq,
+    exp,
+    mul,
+    select_n,
+    sub,
+)
 from functrans.primitives.rules import defjvp, defjvp2, defjvp_zero, deflinear
+from functrans.primitives.sort import take_along_axis
+from functrans.primitives.structural import (
+    broadcast_in_dim,
+    broadcasted_iota,
+    full,
+    pad,
+    reshape,
+    transpose,
+)
 
 __all__ = ["reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or",
            "argmax", "argmin", "cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp",
@@ -81,8 +100,6 @@ def _kept_axes(ndim: int, axes: Sequence[int]) -> tuple[int, ...]:
 
 def _expand_to(reduced: Any, x: Any, axes: Sequence[int]) -> Any:
     """Broadcast a reduced value back to the shape of `x`."""
-    from functrans.primitives.structural import broadcast_in_dim
-
     shape = get_aval(x).shape
     return broadcast_in_dim(reduced, shape, _kept_axes(len(shape), axes))
 
@@ -145,8 +162,6 @@ def _reduce_sum_impl(x, *, axes):
 
 
 def _reduce_sum_transpose(ct, x, *, axes):
-    from functrans.primitives.structural import broadcast_in_dim
-
     shape = x.aval.shape
     return [broadcast_in_dim(ct, shape, _kept_axes(len(shape), axes))]
 
@@ -173,9 +188,6 @@ def _chooser_impl(np_reduce: Any, identity: Any):
 
 def _chooser_jvp(t, out, x, *, axes):
     """Tangent of max/min: the mean of `t` over the positions holding the extremum."""
-    from functrans.primitives.elementwise import convert_element_type, div, eq, mul
-    from functrans.primitives.structural import full
-
     dtype = get_aval(t).dtype
     if any(get_aval(x).shape[a] == 0 for a in axes):   # the constant identity: no change
         return full(get_aval(out).shape, 0, dtype)
@@ -213,8 +225,6 @@ def _reduce_prod_impl(x, *, axes):
 
 def _to_last_axis(x: Any, axes: Sequence[int]) -> Any:
     """`x` with the reduced `axes` moved to the end and merged into one."""
-    from functrans.primitives.structural import reshape, transpose
-
     shape = get_aval(x).shape
     kept = _kept_axes(len(shape), axes)
     moved = transpose(x, kept + tuple(axes))
@@ -225,16 +235,12 @@ def _to_last_axis(x: Any, axes: Sequence[int]) -> Any:
 def _product_of_others(x: Any, axis: int) -> Any:
     """Entry i: the product of every entry of `x` along `axis` except the i-th,
     from exclusive cumulative products from the left and from the right."""
-    from functrans.primitives.elementwise import mul
-
     from_left = _shift(cumprod(x, axis), axis, 1, reverse=False, fill=1)
     from_right = _shift(cumprod(x, axis, reverse=True), axis, 1, reverse=True, fill=1)
     return mul(from_left, from_right)
 
 
 def _reduce_prod_jvp(t, x, *, axes):
-    from functrans.primitives.elementwise import mul
-
     x_rows, t_rows = _to_last_axis(x, axes), _to_last_axis(t, axes)
     last = get_aval(x_rows).ndim - 1
     return reduce_sum(mul(t_rows, _product_of_others(x_rows, last)), (last,))
@@ -371,8 +377,6 @@ def _bind_cumulative(prim: Primitive, fname: str, operand: Any, axis: int,
 def _shift(x: Any, axis: int, step: int, reverse: bool, fill: Any) -> Any:
     """`x` moved `step` places along `axis` in the direction of accumulation
     (towards the end, or the start when `reverse`), with `fill` coming in."""
-    from functrans.primitives.structural import pad
-
     aval = get_aval(x)
     step = min(step, aval.shape[axis])
     config = [(0, 0, 0)] * aval.ndim
@@ -388,8 +392,6 @@ def _linear_recurrence(coefficient: Any, offset: Any, axis: int, reverse: bool) 
     started 2s places earlier and ``coefficient[i]`` the product of the 2s
     coefficients ending at i, so ceil(log2 n) vectorised rounds suffice.
     """
-    from functrans.primitives.elementwise import add, mul
-
     n = get_aval(offset).shape[axis]
     step = 1
     while step < n:
@@ -415,8 +417,6 @@ def cumsum(operand: Any, axis: int = 0, reverse: bool = False) -> Any:
 # cumprod: y[i] = x[i] * y[i-1], so dy[i] = x[i] * dy[i-1] + y[i-1] * t[i].
 
 def _cumprod_jvp(t, out, x, *, axis, reverse):
-    from functrans.primitives.elementwise import mul
-
     previous = _shift(out, axis, 1, reverse, fill=1)
     return _linear_recurrence(x, mul(previous, t), axis, reverse)
 
@@ -440,9 +440,6 @@ def _running_extremum_position(x: Any, out: Any, axis: int, reverse: bool) -> An
     Where ``x[j] == out[j]``, entry j is (one of) the extremum of its prefix; the
     last such j up to i (the first from i on, when `reverse`) holds ``out[i]``.
     """
-    from functrans.primitives.elementwise import eq, select_n
-    from functrans.primitives.structural import broadcasted_iota, full
-
     aval = get_aval(x)
     positions = broadcasted_iota(np.int64, aval.shape, axis)
     neutral = full(aval.shape, aval.shape[axis] - 1 if reverse else 0, np.int64)
@@ -453,8 +450,6 @@ def _running_extremum_position(x: Any, out: Any, axis: int, reverse: bool) -> An
 
 
 def _cum_chooser_jvp(t, out, x, *, axis, reverse):
-    from functrans.primitives.sort import take_along_axis
-
     source = _running_extremum_position(x, out, axis, reverse)
     return take_along_axis(t, source, axis)
 
@@ -482,8 +477,6 @@ def cummin(operand: Any, axis: int = 0, reverse: bool = False) -> Any:
 # dy[i] = exp(y[i-1] - y[i]) * dy[i-1] + exp(x[i] - y[i]) * t[i]; both weights lie in [0, 1].
 
 def _cumlogsumexp_jvp(t, out, x, *, axis, reverse):
-    from functrans.primitives.elementwise import exp, mul, sub
-
     previous = _shift(out, axis, 1, reverse, fill=-np.inf)
     carry = exp(sub(previous, out))
     return _linear_recurrence(carry, mul(exp(sub(x, out)), t), axis, reverse)

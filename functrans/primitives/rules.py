@@ -18,21 +18,17 @@ with linear primitives, whose transposes give the backward pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from functrans import primitives  # the family, for call-time use (see primitives/__init__)
 from functrans.core.avals import get_aval
 from functrans.core.primitive import Primitive
-from functrans.core.zeros import UndefinedPrimal, Zero
-from functrans import primitives  # the family, for call-time use (see primitives/__init__)
+from functrans.core.zeros import UndefinedPrimal, Zero, is_undefined_primal
 
 __all__ = ["defjvp", "defjvp2", "defjvp_zero", "deflinear", "defbilinear", "defvectorized",
            "defbroadcasting", "bdim_at_front", "move_bdim", "UndefinedPrimal", "Zero",
-           "is_undefined"]
-
-
-def is_undefined(x: Any) -> bool:
-    return type(x) is UndefinedPrimal
+           "is_undefined_primal"]
 
 
 def _zero_like_output(out: Any) -> Zero:
@@ -44,28 +40,25 @@ def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
 
     ``None`` marks an argument with no derivative (an integer index, a predicate).
     """
-    def jvp(primals, tangents, **params):
-        out = prim.bind(*primals, **params)
-        tangent_out: Any = None
-        for rule, t in zip(rules, tangents):
-            if rule is not None and type(t) is not Zero:
-                contribution = rule(t, *primals, **params)
-                tangent_out = (contribution if tangent_out is None
-                               else primitives.tangent_space.add_tangents(tangent_out, contribution))
-        return out, _zero_like_output(out) if tangent_out is None else tangent_out
-    prim.jvp = jvp
+    _defjvp_per_argument(prim, rules, with_output=False)
 
 
 def defjvp2(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
     """Like defjvp, but each rule also gets the output: ``rule(t, out, *primals)``."""
+    _defjvp_per_argument(prim, rules, with_output=True)
+
+
+def _defjvp_per_argument(prim: Primitive, rules: Sequence[Callable[..., Any] | None],
+                         with_output: bool) -> None:
     def jvp(primals, tangents, **params):
         out = prim.bind(*primals, **params)
+        leading = (out,) if with_output else ()
         tangent_out: Any = None
         for rule, t in zip(rules, tangents):
             if rule is not None and type(t) is not Zero:
-                contribution = rule(t, out, *primals, **params)
-                tangent_out = (contribution if tangent_out is None
-                               else primitives.tangent_space.add_tangents(tangent_out, contribution))
+                contribution = rule(t, *leading, *primals, **params)
+                tangent_out = (contribution if tangent_out is None else
+                               primitives.tangent_space.add_tangents(tangent_out, contribution))
         return out, _zero_like_output(out) if tangent_out is None else tangent_out
     prim.jvp = jvp
 
@@ -91,7 +84,8 @@ def deflinear(prim: Primitive, transpose: Callable[..., Any]) -> None:
             if prim.multiple_results:
                 return out, [_zero_like_output(o) for o in out]
             return out, _zero_like_output(out)
-        return out, prim.bind(*[primitives.tangent_space.instantiate_zeros(t) for t in tangents], **params)
+        instantiate = primitives.tangent_space.instantiate_zeros
+        return out, prim.bind(*[instantiate(t) for t in tangents], **params)
 
     prim.jvp = jvp
     prim.transpose = transpose

@@ -23,6 +23,7 @@ from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.primitive import Primitive
 from functrans.core.zeros import Zero
 from functrans.primitives.rules import bdim_at_front
+from functrans.primitives.structural import broadcasted_iota, rev
 
 __all__ = ["sort", "sort_key_val", "top_k", "sort_p", "top_k_p"]
 
@@ -43,8 +44,6 @@ def _batch_size(args: Sequence[Any], dims: Sequence[int | None]) -> int:
 
 def _iota(shape: tuple[int, ...], axis: int, dtype: Any = np.int64) -> Any:
     """Positions along `axis`, broadcast to `shape`."""
-    from functrans.primitives.structural import broadcasted_iota
-
     return broadcasted_iota(dtype, shape, axis)
 
 
@@ -280,8 +279,6 @@ def argsort(operand: Any, axis: int = -1, descending: bool = False, stable: bool
         return sort((operand, iota), dimension=axis, is_stable=stable, num_keys=1)[1]
     # Ascending by (value, reversed position), read backwards: descending values with
     # tied elements in increasing position. No negation, so unsigned and bool work.
-    from functrans.primitives.structural import rev
-
     reversed_positions = rev(iota, (axis,))
     perm = sort((operand, reversed_positions, iota), dimension=axis, num_keys=2)[2]
     return rev(perm, (axis,))

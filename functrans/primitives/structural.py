@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from functrans import primitives  # the family, for call-time use (see primitives/__init__)
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
 from functrans.core.zeros import Zero
-from functrans.primitives.rules import bdim_at_front, deflinear, is_undefined
+from functrans.primitives import elementwise as lax_ew
+from functrans.primitives.rules import bdim_at_front, deflinear, is_undefined_primal
 from functrans.primitives.tangent_space import instantiate_zeros
 
 __all__ = ["broadcast_in_dim", "broadcast", "full", "full_like", "zeros_like_array",
@@ -121,14 +123,12 @@ def _broadcast_in_dim_aval(x, *, shape, broadcast_dimensions):
 
 
 def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
-    from functrans.primitives.reductions import reduce_sum
-
     in_shape = x.aval.shape
     new_dims = tuple(i for i in range(len(shape)) if i not in broadcast_dimensions)
     # operand dims of size 1 that were stretched: summed, then restored by the reshape
     stretched = tuple(b for d, b in zip(in_shape, broadcast_dimensions, strict=True)
                       if d == 1 and shape[b] != 1)
-    summed = reduce_sum(ct, tuple(sorted(new_dims + stretched)))
+    summed = primitives.reductions.reduce_sum(ct, tuple(sorted(new_dims + stretched)))
     return [reshape(summed, in_shape)]
 
 
@@ -174,9 +174,7 @@ def full(shape: Sequence[int], fill_value: Any, dtype: Any = None) -> Any:
     if not isinstance(fill_value, Tracer):
         fill_value = np.asarray(fill_value, dtype)  # a constant: cast now, no equation
     elif aval.dtype != dtype:
-        from functrans.primitives.elementwise import convert_element_type
-
-        fill_value = convert_element_type(fill_value, dtype)
+        fill_value = lax_ew.convert_element_type(fill_value, dtype)
     return broadcast_in_dim(fill_value, shape, ())
 
 
@@ -361,9 +359,9 @@ def _concatenate_aval(*xs, dimension):
 def _concatenate_transpose(ct, *xs, dimension):
     cts, start = [], 0
     for x in xs:
-        size = (x.aval if is_undefined(x) else get_aval(x)).shape[dimension]
+        size = (x.aval if is_undefined_primal(x) else get_aval(x)).shape[dimension]
         cts.append(slice_in_dim(ct, start, start + size, axis=dimension)
-                   if is_undefined(x) else None)
+                   if is_undefined_primal(x) else None)
         start += size
     return cts
 
@@ -442,17 +440,15 @@ def _pad_operand_cotangent(ct, padding_config):
 
 
 def _pad_transpose(ct, x, padding_value, *, padding_config):
-    from functrans.primitives.elementwise import mul
-    from functrans.primitives.reductions import reduce_sum
-
-    ct_operand = _pad_operand_cotangent(ct, padding_config) if is_undefined(x) else None
+    ct_operand = _pad_operand_cotangent(ct, padding_config) if is_undefined_primal(x) else None
     ct_value = None
-    if is_undefined(padding_value):
+    if is_undefined_primal(padding_value):
         # the padding value appears at every padded position: sum ct over a 0/1 mask
         dtype = get_aval(ct).dtype
-        x_shape = x.aval.shape if is_undefined(x) else get_aval(x).shape
+        x_shape = x.aval.shape if is_undefined_primal(x) else get_aval(x).shape
         mask = _pad_impl(np.zeros(x_shape, dtype), 1, padding_config=padding_config)
-        ct_value = reduce_sum(mul(ct, mask), tuple(range(len(x_shape))))
+        ct_value = primitives.reductions.reduce_sum(lax_ew.mul(ct, mask),
+                                                    tuple(range(len(x_shape))))
     return [ct_operand, ct_value]
 
 
@@ -462,15 +458,13 @@ def _pad_batch(args, dims, *, padding_config):
         config = list(padding_config)
         config.insert(dx, (0, 0, 0))
         return pad(x, value, config), dx
-    from functrans.primitives.elementwise import select_n
-
     # pad with zeros, then choose each member's value at the padded positions
     x = bdim_at_front(x, dx, get_aval(value).shape[dv])
     config = [(0, 0, 0)] + list(padding_config)
     padded_zero = pad(x, _scalar_like(0, get_aval(x).dtype), config)
     is_padding = _pad_impl(np.zeros(get_aval(x).shape, bool), True, padding_config=config)
     values = broadcast_in_dim(value, get_aval(padded_zero).shape, (0,))
-    return select_n(is_padding, padded_zero, values), 0
+    return lax_ew.select_n(is_padding, padded_zero, values), 0
 
 
 pad_p = _primitive("pad", _pad_impl, _pad_aval)
@@ -697,8 +691,6 @@ def _window_indices(starts: Sequence[Any], batched: Sequence[bool], shape: Seque
                     sizes: Sequence[int], batch_size: int) -> Any:
     """Integer indices (batch, *sizes, ndim) of the elements of each batch
     member's (clamped) window, for a gather or scatter."""
-    from functrans.primitives import elementwise as lax_ew
-
     index_dtype = np.result_type(*[get_aval(s).dtype for s in starts])
     grid_shape = (batch_size,) + tuple(sizes)
     columns = []
@@ -722,8 +714,6 @@ def _dynamic_slice_batch(args, dims, *, slice_sizes):
         sizes.insert(dx, get_aval(x).shape[dx])
         starts.insert(dx, np.zeros((), get_aval(starts[0]).dtype if starts else np.int64))
         return dynamic_slice_p.bind(x, *starts, slice_sizes=tuple(sizes)), dx
-    from functrans.primitives.indexing import gather, prepend_batch_index
-
     size = next(get_aval(s).shape[d] for s, d in zip(starts, dstarts, strict=True)
                 if d is not None)
     shape = get_aval(x).shape if dx is None else tuple(
@@ -731,9 +721,11 @@ def _dynamic_slice_batch(args, dims, *, slice_sizes):
     indices = _window_indices(starts, [d is not None for d in dstarts], shape, slice_sizes,
                               size)
     if dx is None:
-        return gather(x, indices, tuple(range(len(shape)))), 0
+        return primitives.indexing.gather(x, indices, tuple(range(len(shape)))), 0
     operand = moveaxis(x, dx, 0)
-    return gather(operand, prepend_batch_index(indices), tuple(range(len(shape) + 1))), 0
+    indexing = primitives.indexing
+    return indexing.gather(operand, indexing.prepend_batch_index(indices),
+                           tuple(range(len(shape) + 1))), 0
 
 
 dynamic_slice_p = _primitive("dynamic_slice", _dynamic_slice_impl, _dynamic_slice_aval)
@@ -802,12 +794,12 @@ def _dynamic_update_slice_impl(x, update, *starts):
 
 
 def _dynamic_update_slice_transpose(ct, x, update, *starts):
-    update_aval = update.aval if is_undefined(update) else get_aval(update)
+    update_aval = update.aval if is_undefined_primal(update) else get_aval(update)
     ct_operand = ct_update = None
-    if is_undefined(x):
+    if is_undefined_primal(x):
         ct_operand = dynamic_update_slice_p.bind(
             ct, full(update_aval.shape, 0, update_aval.dtype), *starts)
-    if is_undefined(update):
+    if is_undefined_primal(update):
         ct_update = dynamic_slice_p.bind(ct, *starts, slice_sizes=update_aval.shape)
     return [ct_operand, ct_update] + [None] * len(starts)
 
@@ -820,13 +812,12 @@ def _dynamic_update_slice_batch(args, dims):
     if all(d is None for d in dstarts):
         zero = np.zeros((), get_aval(starts[0]).dtype if starts else np.int64)
         return dynamic_update_slice_p.bind(operand, update, zero, *starts), 0
-    from functrans.primitives.indexing import prepend_batch_index, scatter
-
     shape = get_aval(operand).shape[1:]
     window = get_aval(update).shape[1:]
     indices = _window_indices(starts, [d is not None for d in dstarts], shape, window, size)
-    return scatter(operand, prepend_batch_index(indices), update,
-                   tuple(range(len(shape) + 1))), 0
+    indexing = primitives.indexing
+    return indexing.scatter(operand, indexing.prepend_batch_index(indices), update,
+                            tuple(range(len(shape) + 1))), 0
 
 
 dynamic_update_slice_p = _primitive("dynamic_update_slice", _dynamic_update_slice_impl,

@@ -12,16 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from functrans import dtypes
+from functrans import (
+    dtypes,
+    primitives,  # the family, for call-time use (see primitives/__init__)
+)
 from functrans.core.avals import ShapedArray
-from functrans.core.primitive import Primitive
+from functrans.core.primitive import Primitive, UfuncEquivalent
 from functrans.core.zeros import Zero
-from functrans import primitives  # the family, for call-time use (see primitives/__init__)
 
 add_any_p = Primitive("add_any")
 add_any_p.impl = lambda x, y: np.add(x, y)
 add_any_p.abstract_eval = lambda x, y: ShapedArray(x.shape, x.dtype)
 add_any_p.linear = True
+add_any_p.ufunc = UfuncEquivalent(np.add, "iufc")  # tangents are numeric: add keeps the dtype
 
 
 def _add_any_jvp(primals, tangents):

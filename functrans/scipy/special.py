@@ -2,21 +2,25 @@
 
 Each is composed from ``functrans.numpy``/``lax`` operations, written so that
 the derivative is right where a naive formula would give nan or overflow:
-``logsumexp`` has a custom JVP rule (the softmax weights, finite for infinite
-entries), and the branches of ``xlogy`` and ``gammaln`` only ever see safe
-inputs, so the unselected branch cannot poison a gradient.
+the branches of ``xlogy`` and ``gammaln`` only ever see safe inputs, so the
+unselected branch cannot poison a gradient. ``logsumexp``, ``softmax`` and
+``log_softmax`` are shared with ``functrans.nn`` (from
+``functrans.numpy._softmax``, so neither public module imports the other);
+``logsumexp`` has a custom JVP rule, the softmax weights, finite for infinite
+entries.
 """
 
 from __future__ import annotations
 
 import math
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 import functrans.numpy as fnp
+from functrans.numpy import _softmax
 from functrans.numpy._lax import lax
+from functrans.numpy._softmax import logsumexp
 from functrans.numpy._util import (
     Array,
     as_array,
@@ -25,10 +29,8 @@ from functrans.numpy._util import (
     dtype_of,
     promote_args_inexact,
     quiet,
-    shape_of,
     to_inexact_dtype,
 )
-from functrans.transforms.custom_derivatives import custom_jvp
 
 __all__ = ["logsumexp", "expit", "logit", "erf", "erfc", "erfinv", "xlogy", "xlog1py",
            "gammaln", "softmax", "log_softmax", "log_ndtr", "ndtr"]
@@ -37,83 +39,6 @@ __all__ = ["logsumexp", "expit", "logit", "erf", "erfc", "erfinv", "xlogy", "xlo
 def _inexact(x: Any, fname: str) -> Array:
     x = as_array(asarray_arg(x, fname, "x"))
     return cast(x, to_inexact_dtype(dtype_of(x)))
-
-
-@quiet
-def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
-              return_sign: bool = False, where: Any = None) -> Any:
-    """``log(sum(b * exp(a), axis))`` without overflow.
-
-    `b` scales the terms (it may be negative; with ``return_sign=True`` the
-    result is ``(log|sum|, sign(sum))``, else a negative sum gives nan).
-    `where` masks out elements. Without `b`, a custom JVP rule gives the
-    derivative as the softmax weights, which stay finite where entries are
-    infinite (all ``-inf``: zero weights; ``+inf`` entries share the weight)."""
-    if b is None and not return_sign:
-        a = _inexact(a, "logsumexp")
-        axes = _normalize_axes(axis, len(shape_of(a)))
-        if where is not None:
-            a = fnp.where(where, a, -np.inf)
-        return _logsumexp(a, axes, bool(keepdims))
-    if b is not None:
-        a, b = promote_args_inexact("logsumexp", a, b)
-    else:
-        a = _inexact(a, "logsumexp")
-    initial = None if where is None else -np.inf
-    shift = fnp.max(a, axis=axis, keepdims=True, where=where, initial=initial)
-    shift = lax.stop_gradient(fnp.where(fnp.isfinite(shift), shift, 0))
-    terms = fnp.exp(fnp.subtract(a, shift))
-    if b is not None:
-        terms = fnp.multiply(terms, b)
-    total = fnp.sum(terms, axis=axis, keepdims=keepdims, where=where)
-    if not keepdims:
-        shift = lax.reshape(shift, shape_of(total))
-    if return_sign:
-        return fnp.add(fnp.log(fnp.abs(total)), shift), fnp.sign(total)
-    return fnp.add(fnp.log(total), shift)
-
-
-def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    from functrans.numpy._util import canonicalize_axis
-
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    return tuple(sorted({canonicalize_axis(ax, ndim, "logsumexp") for ax in axes}))
-
-
-def _finite_shift(a: Array, axes: tuple[int, ...]) -> Array:
-    """The maximum along `axes` (kept), 0 where it is infinite; constant."""
-    shift = fnp.max(a, axis=axes, keepdims=True, initial=-np.inf) if axes else a
-    return lax.stop_gradient(fnp.where(fnp.isfinite(shift), shift, 0))
-
-
-@partial(custom_jvp, nondiff_argnums=(1, 2))
-def _logsumexp(a: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
-    shift = _finite_shift(a, axes)
-    total = fnp.sum(fnp.exp(fnp.subtract(a, shift)), axis=axes, keepdims=True)
-    out = fnp.add(fnp.log(total), shift)
-    return out if keepdims else fnp.squeeze(out, axis=axes)
-
-
-@_logsumexp.defjvp
-def _logsumexp_jvp(axes: tuple[int, ...], keepdims: bool, primals: tuple, tangents: tuple
-                   ) -> tuple[Array, Array]:
-    (a,), (a_dot,) = primals, tangents
-    weights = _softmax_weights(a, axes)
-    return _logsumexp(a, axes, keepdims), fnp.sum(fnp.multiply(weights, a_dot), axis=axes,
-                                                  keepdims=keepdims)
-
-
-def _softmax_weights(a: Array, axes: tuple[int, ...]) -> Array:
-    """``exp(a - logsumexp(a))`` along `axes`, finite for infinite entries."""
-    top = fnp.max(a, axis=axes, keepdims=True, initial=-np.inf) if axes else a
-    terms = fnp.where(fnp.equal(top, np.inf), cast(fnp.equal(a, np.inf), dtype_of(a)),
-                      fnp.exp(fnp.subtract(a, _finite_shift(a, axes))))
-    total = fnp.sum(terms, axis=axes, keepdims=True)
-    nonempty = fnp.greater(total, 0)
-    # double where: the division only ever sees a positive total
-    return fnp.where(nonempty, fnp.divide(terms, fnp.where(nonempty, total, 1)), 0)
 
 
 def expit(x: Any) -> Array:
@@ -208,13 +133,9 @@ def gammaln(x: Any) -> Array:
 
 def softmax(x: Any, axis: Any = -1) -> Array:
     """Softmax along `axis` (see functrans.nn.softmax)."""
-    from functrans import nn
-
-    return nn.softmax(x, axis=axis)
+    return _softmax.softmax(x, axis=axis)
 
 
 def log_softmax(x: Any, axis: Any = -1) -> Array:
     """Log-softmax along `axis` (see functrans.nn.log_softmax)."""
-    from functrans import nn
-
-    return nn.log_softmax(x, axis=axis)
+    return _softmax.log_softmax(x, axis=axis)

@@ -3,7 +3,7 @@ select ``argnums``, and check that values are arrays."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,8 +45,43 @@ def to_output(x: Any) -> Any:
     return x
 
 
-def outputs(xs: Any) -> list[Any]:
-    return [to_output(x) for x in xs]
+def outputs(xs: Iterable[Any], inputs: Sequence[Any] = ()) -> list[Any]:
+    """The results of a transformation, made the caller's: converted by `to_output`,
+    and copied where one would share memory with one of `inputs` or with an earlier
+    result (the identity function's result, the same cotangent handed to two
+    arguments). Modifying a result in place then never changes anything else."""
+    taken = _Buffers(inputs)
+    return [taken.own(to_output(x)) for x in xs]
+
+
+class _Buffers:
+    """Arrays already handed out, by the array that owns their memory."""
+
+    def __init__(self, arrays: Sequence[Any]):
+        self.by_owner: dict[int, list[np.ndarray]] = {}
+        for x in arrays:
+            if type(x) is np.ndarray:
+                self._add(x)
+
+    def _add(self, x: np.ndarray) -> None:
+        self.by_owner.setdefault(id(_memory_owner(x)), []).append(x)
+
+    def own(self, x: Any) -> Any:
+        """`x`, or a copy of it if its memory is already taken."""
+        if type(x) is not np.ndarray:
+            return x
+        for other in self.by_owner.get(id(_memory_owner(x)), ()):
+            if np.may_share_memory(x, other):
+                x = x.copy()
+                break
+        self._add(x)
+        return x
+
+
+def _memory_owner(x: np.ndarray) -> Any:
+    while isinstance(x.base, np.ndarray):
+        x = x.base
+    return x
 
 
 class FlatFun:
@@ -103,3 +138,22 @@ def split_argnums(f: Callable[..., Any], args: Sequence[Any], argnums: tuple[int
 
     f_partial.__name__ = fun_name(f)
     return f_partial, tuple(args[i] for i in argnums)
+
+
+def partial_static(fun: Callable[..., Any], args: Sequence[Any], static: Sequence[int]
+                   ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    """`fun` with the static positional arguments fixed; also returns the dynamic ones."""
+    if not static:
+        return fun, tuple(args)
+    nargs = len(args)
+    static_pos = sorted({s % nargs for s in static if -nargs <= s < nargs})
+    static_vals = {i: args[i] for i in static_pos}
+    dyn = tuple(a for i, a in enumerate(args) if i not in static_vals)
+
+    def f(*dyn_args: Any, **kwargs: Any) -> Any:
+        it = iter(dyn_args)
+        full = [static_vals[i] if i in static_vals else next(it) for i in range(nargs)]
+        return fun(*full, **kwargs)
+
+    f.__name__ = fun_name(fun)
+    return f, dyn

@@ -10,6 +10,7 @@ import numpy as np
 
 from functrans import dtypes
 from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.ir import ClosedJaxpr, Jaxpr
 from functrans.core.zeros import UndefinedPrimal, Zero
 from functrans.primitives.tangent_space import instantiate_zeros
 from functrans.transforms.api_util import (
@@ -19,7 +20,6 @@ from functrans.transforms.api_util import (
     normalize_argnums,
     outputs,
     split_argnums,
-    to_output,
 )
 from functrans.transforms.jvp import _aux_fun
 from functrans.transforms.linearize import LinearFunction, linearize_flat
@@ -66,7 +66,7 @@ class VJPFunction:
                                                                        self.out_avals))]
         cts_in = _transpose_linear(self.linear, cts)
         out = [_instantiate_like(ct, a) for ct, a in zip(cts_in, self.primal_avals)]
-        args, _ = tree_unflatten(self.in_tree, outputs(out))
+        args, _ = tree_unflatten(self.in_tree, outputs(out, flat_ct))
         return args
 
     def _check_ct(self, ct: Any, primal_aval: ShapedArray, i: int) -> Any:
@@ -108,7 +108,7 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
     out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
     f_vjp = VJPFunction(linear, in_tree, out_tree, [get_aval(p) for p in flat],
                         [get_aval(p) for p in out_primals], name)
-    out = tree_unflatten(out_tree, outputs(out_primals))
+    out = tree_unflatten(out_tree, outputs(out_primals, flat))
     return (out, f_vjp, aux) if has_aux else (out, f_vjp)
 
 
@@ -130,8 +130,6 @@ def _drop_aux_outputs(linear: LinearFunction, n_keep: int) -> LinearFunction:
     n_nz_keep = sum(linear.out_nonzero[:n_keep])
     jaxpr = linear.jaxpr
     if n_nz_keep != len(jaxpr.jaxpr.outvars):
-        from functrans.core.ir import ClosedJaxpr, Jaxpr
-
         j = jaxpr.jaxpr
         jaxpr = ClosedJaxpr(Jaxpr(j.constvars, j.invars, j.outvars[:n_nz_keep], j.eqns),
                             jaxpr.consts)
@@ -157,10 +155,10 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
         aval = _check_scalar_output(out_primals, out_tree, name)
         cts = _transpose_linear(linear, [np.ones((), aval.dtype)], consume=True)
-        grads, _ = tree_unflatten(in_tree, outputs(_instantiate_like(ct, get_aval(p))
-                                                    for ct, p in zip(cts, flat)))
+        value, *flat_grads = outputs([out_primals[0]] + [_instantiate_like(ct, get_aval(p))
+                                                         for ct, p in zip(cts, flat)], flat)
+        grads, _ = tree_unflatten(in_tree, flat_grads)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
-        value = to_output(out_primals[0])
         return ((value, aux), g) if has_aux else (value, g)
 
     value_and_grad_f.__name__ = f"value_and_grad({name})"
@@ -233,8 +231,8 @@ def linear_transpose(fun: Callable[..., Any], *primals: Any) -> Callable[..., An
             raise TypeError(f"linear_transpose of {name}: cotangent structure {ct_tree} does "
                             f"not match the output structure {out_tree}")
         cts_in = _transpose_linear(linear, flat_ct)
-        args, _ = tree_unflatten(in_tree, outputs(_instantiate_like(c, a)
-                                                  for c, a in zip(cts_in, avals)))
+        args, _ = tree_unflatten(in_tree, outputs((_instantiate_like(c, a)
+                                                   for c, a in zip(cts_in, avals)), flat_ct))
         return args
 
     return transposed

@@ -9,6 +9,7 @@ import numpy as np
 
 from functrans import dtypes
 from functrans.core.avals import get_aval
+from functrans.primitives import structural
 from functrans.transforms.api_util import fun_name, normalize_argnums, split_argnums, to_output
 from functrans.transforms.autodiff import vjp
 from functrans.transforms.jvp import jvp
@@ -90,30 +91,28 @@ def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 def _unstack_last(leaf: Any, x: Any) -> Any:
     """Split the last axis (total input size) of a Jacobian leaf per input leaf."""
-    from functrans import numpy as fnp
-
     in_leaves, in_treedef = tree_flatten(x)
     out_shape = get_aval(leaf).shape[:-1]
     parts, start = [], 0
     for xi in in_leaves:
         shape = get_aval(xi).shape
         n = int(np.prod(shape, dtype=np.int64))
-        parts.append(fnp.reshape(leaf[..., start:start + n], out_shape + shape))
+        part = structural.slice_in_dim(leaf, start, start + n, axis=len(out_shape))
+        parts.append(structural.reshape(part, out_shape + shape))
         start += n
     return tree_unflatten(in_treedef, parts)
 
 
 def _unstack_first(leaf: Any, out: Any) -> Any:
     """Split the first axis (total output size) of a cotangent leaf per output leaf."""
-    from functrans import numpy as fnp
-
     out_leaves, out_treedef = tree_flatten(out)
     in_shape = get_aval(leaf).shape[1:]
     parts, start = [], 0
     for o in out_leaves:
         shape = get_aval(o).shape
         n = int(np.prod(shape, dtype=np.int64))
-        parts.append(fnp.reshape(leaf[start:start + n], shape + in_shape))
+        part = structural.slice_in_dim(leaf, start, start + n, axis=0)
+        parts.append(structural.reshape(part, shape + in_shape))
         start += n
     return tree_unflatten(out_treedef, parts)
 

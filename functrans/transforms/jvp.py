@@ -7,7 +7,6 @@ mode lives in :mod:`linearize` and :mod:`transpose`; they reuse the same rules.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,15 +15,12 @@ import numpy as np
 from functrans import dtypes
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
-from functrans.core.ir import ClosedJaxpr
 from functrans.core.primitive import missing_transformation_error
 from functrans.core.trace import Trace, Tracer, check_alive
 from functrans.core.zeros import Zero
 from functrans.primitives.tangent_space import instantiate_zeros
 from functrans.transforms.api_util import FlatFun, flatten_args, outputs
 from functrans.tree_util import tree_flatten, tree_unflatten
-
-_current = core_trace._current_trace
 
 
 class JVPTracer(Tracer):
@@ -84,11 +80,11 @@ class JVPTrace(Trace):
         rule = primitive.jvp
         if rule is None:
             raise missing_transformation_error(primitive, self.transformation)
-        token = _current.set(self.rule_trace)
+        token = core_trace.set_current_trace(self.rule_trace)
         try:
             primal_out, tangent_out = rule(primals, tangents, **params)
         finally:
-            _current.reset(token)
+            core_trace.reset_current_trace(token)
         if primitive.multiple_results:
             return [self.wrap(p, t) for p, t in zip(primal_out, tangent_out)]
         return self.wrap(primal_out, tangent_out)
@@ -136,8 +132,10 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     tangents_in = [_check_tangent(p, t, name) for p, t in zip(flat_primals, flat_tangents)]
     flat_fun = FlatFun(_aux_fun(fun, has_aux), in_tree, name)
     out_primals, out_tangents = jvp_flat(flat_fun, flat_primals, tangents_in)
-    out_tangents = outputs(instantiate_zeros(t) for t in out_tangents)
-    out_primals = outputs(out_primals)
+    # the caller's: no result shares memory with an argument or another result
+    owned = outputs(list(out_primals) + [instantiate_zeros(t) for t in out_tangents],
+                    flat_primals + flat_tangents)
+    out_primals, out_tangents = owned[:len(out_primals)], owned[len(out_primals):]
     out_tree = flat_fun.out_tree
     if has_aux:
         (p, aux), (t, _) = (tree_unflatten(out_tree, out_primals),
@@ -176,41 +174,3 @@ def _check_tangent(primal: Any, tangent: Any, name: str) -> Any:
     if t_aval.weak_type and not p_aval.weak_type:
         return np.asarray(tangent, p_aval.dtype)
     return tangent
-
-
-# ------------------------------------------------------------------ jaxprs
-
-def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool],
-              instantiate: Sequence[bool] | None = None) -> tuple[ClosedJaxpr, list[bool]]:
-    """A jaxpr computing (primals_out, nonzero tangents_out) from
-    (primals_in, tangents_in for the `nonzeros` inputs), and which output
-    tangents it returns. An output tangent is returned where it is nonzero or
-    `instantiate` asks for it (a structural zero is then materialised). Used by
-    the JVP rules of higher-order primitives (jit, control flow)."""
-    instantiate = tuple(instantiate or (False,) * len(closed.out_avals))
-    key = (tuple(nonzeros), instantiate)
-    cache = _jvp_jaxpr_cache.setdefault(closed, {})
-    if key in cache:
-        return cache[key]
-    from functrans.core.ir import eval_jaxpr
-    from functrans.transforms.staging import trace_to_jaxpr
-
-    n = len(closed.in_avals)
-    tangent_avals = [a.to_tangent_aval() for a, nz in zip(closed.in_avals, nonzeros) if nz]
-    out_nz: list[bool] = []
-
-    def f(*args: Any) -> list[Any]:
-        primals, nz_tangents = args[:n], iter(args[n:])
-        tangents = [next(nz_tangents) if nz else Zero(a.to_tangent_aval())
-                    for a, nz in zip(closed.in_avals, nonzeros)]
-        outs_p, outs_t = jvp_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
-                                  primals, tangents)
-        out_nz[:] = [type(t) is not Zero or inst for t, inst in zip(outs_t, instantiate)]
-        return list(outs_p) + [instantiate_zeros(t) for t, nz in zip(outs_t, out_nz) if nz]
-
-    jaxpr = trace_to_jaxpr(f, list(closed.in_avals) + tangent_avals, "jvp")
-    cache[key] = (jaxpr, list(out_nz))
-    return cache[key]
-
-
-_jvp_jaxpr_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

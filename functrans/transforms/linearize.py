@@ -29,8 +29,6 @@ from functrans.transforms.jvp import JVPTrace
 from functrans.transforms.staging import JaxprTrace, StagedTracer
 from functrans.tree_util import tree_flatten, tree_unflatten
 
-_current = core_trace._current_trace
-
 
 class LinearizeTracer(Tracer):
     __slots__ = ("primal", "tangent", "_aval")
@@ -113,12 +111,12 @@ def linearize_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
     it = iter(tangents_in)
     in_tracers = [LinearizeTracer(trace, p, next(it)) if nz else p
                   for p, nz in zip(primals, in_nonzero)]
-    token = _current.set(trace)
+    token = core_trace.set_current_trace(trace)
     try:
         with np.errstate(all="ignore"), core_trace.gc_paused():  # see EvalTrace, gc_paused
             outs = f(*in_tracers)
     finally:
-        _current.reset(token)
+        core_trace.reset_current_trace(token)
         trace.alive = tangent_trace.alive = False
     out_primals, out_tangents = [], []
     for o in outs:
@@ -151,7 +149,7 @@ def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[...
             if get_aval(t).shape != a.shape:
                 raise ValueError(f"linearized {name}: tangent of shape {get_aval(t).shape} "
                                  f"for a primal of shape {a.shape}")
-        outs = outputs(instantiate_zeros(t) for t in linear(*flat_t))
+        outs = outputs((instantiate_zeros(t) for t in linear(*flat_t)), flat_t)
         return tree_unflatten(out_tree, outs)
 
-    return tree_unflatten(out_tree, outputs(out_primals)), f_jvp
+    return tree_unflatten(out_tree, outputs(out_primals, flat)), f_jvp

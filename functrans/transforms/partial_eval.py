@@ -9,10 +9,9 @@ body is a jaxpr.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from functrans.config import config
-from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, typecheck_jaxpr
+from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, dce_jaxpr, typecheck_jaxpr
 
 
 def partial_eval_jaxpr(closed: ClosedJaxpr, in_unknowns: Sequence[bool]
@@ -64,17 +63,3 @@ def partial_eval_jaxpr(closed: ClosedJaxpr, in_unknowns: Sequence[bool]
         typecheck_jaxpr(unknown_jaxpr)
     return (ClosedJaxpr(dce_jaxpr(known), closed.consts), ClosedJaxpr(unknown_jaxpr, []),
             out_unknowns, len(residuals))
-
-
-def dce_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
-    """Drop equations whose outputs are unused (no primitive has side effects)."""
-    live: set[Any] = {v for v in jaxpr.outvars if type(v) is Var}
-    kept: list[JaxprEqn] = []
-    for eqn in reversed(jaxpr.eqns):
-        if any(v in live for v in eqn.outvars):
-            kept.append(eqn)
-            live.update(v for v in eqn.invars if type(v) is Var)
-    kept.reverse()
-    if len(kept) == len(jaxpr.eqns):
-        return jaxpr
-    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, kept)

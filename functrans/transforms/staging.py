@@ -24,6 +24,8 @@ from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, typecheck_jaxpr
 from functrans.core.trace import Trace, Tracer
+from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, partial_static
+from functrans.tree_util import tree_flatten, tree_unflatten
 
 
 class StagedTracer(Tracer):
@@ -193,9 +195,6 @@ def eval_shape(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """The shapes and dtypes of ``fun(*args)`` (a pytree of ShapeDtypeStruct), found
     by tracing without computing anything, as ``jax.eval_shape``. Arguments may be
     arrays or ShapeDtypeStructs."""
-    from functrans.transforms.api_util import FlatFun, fun_name
-    from functrans.tree_util import tree_flatten, tree_unflatten
-
     flat, in_tree = tree_flatten((args, kwargs))
     in_avals = [get_aval(x) for x in flat]
     flat_fun = FlatFun(fun, in_tree, fun_name(fun))
@@ -207,9 +206,6 @@ def eval_shape(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def make_jaxpr(fun: Callable[..., Any], static_argnums: int | Sequence[int] = ()
                ) -> Callable[..., ClosedJaxpr]:
     """``make_jaxpr(f)(*args)``: the jaxpr `f` stages out for arguments like `args`."""
-    from functrans.transforms.api_util import FlatFun, flatten_args, fun_name
-    from functrans.transforms.jit import partial_static
-
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     def make(*args: Any, **kwargs: Any) -> ClosedJaxpr:

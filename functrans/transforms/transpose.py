@@ -9,14 +9,13 @@ walk proceeds; the walk is a loop, so depth is unlimited.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from functrans.core.ir import ClosedJaxpr, Jaxpr, Literal, Var
+from functrans.core.ir import Jaxpr, JaxprEqn, Literal, Var, last_uses
 from functrans.core.primitive import missing_transformation_error
 from functrans.core.zeros import UndefinedPrimal, Zero
-from functrans.primitives.tangent_space import add_tangents, instantiate_zeros
+from functrans.primitives.tangent_space import add_tangents
 
 
 def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
@@ -43,18 +42,7 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
         else:
             primal_env[v] = a
 
-    # Forward: evaluate what does not depend on linear inputs (residual
-    # computations inside nested jaxprs); collect the linear equations.
-    linear_eqns = jaxpr.eqns if all_linear else []
-    for eqn in () if all_linear else jaxpr.eqns:
-        if any(type(v) is Var and v in linear for v in eqn.invars):
-            linear.update(eqn.outvars)
-            linear_eqns.append(eqn)
-        else:
-            invals = [v.val if type(v) is Literal else primal_env[v] for v in eqn.invars]
-            out = eqn.primitive.bind(*invals, **eqn.params)
-            outs = out if eqn.primitive.multiple_results else (out,)
-            primal_env.update(zip(eqn.outvars, outs))
+    linear_eqns = jaxpr.eqns if all_linear else _recompute_residuals(jaxpr, linear, primal_env)
 
     ct_env: dict[Var, Any] = {}
     if all_linear:  # linear = every variable that is not a constant
@@ -73,8 +61,11 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
     for v, ct in zip(jaxpr.outvars, cotangents_out):
         accumulate(v, ct)
 
-    # the equation after which each residual is dead (the walk runs backwards)
-    release_after = _first_uses(linear_eqns, primal_env) if consume else {}
+    # the equation after which each residual is dead (the walk runs backwards); the
+    # residuals recomputed here are released, the caller's only when handed over
+    releasable = primal_env if consume else primal_env.keys() - set(jaxpr.constvars) - {
+        v for v, a in zip(jaxpr.invars, args) if type(a) is not UndefinedPrimal}
+    release_after = _first_uses(linear_eqns, releasable)
     for index in range(len(linear_eqns) - 1, -1, -1):
         eqn = linear_eqns[index]
         for v in release_after.pop(index + 1, ()):  # dead from here on
@@ -112,6 +103,33 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
 _UNDEFINED = object()
 
 
+def _recompute_residuals(jaxpr: Jaxpr, linear: set[Var], primal_env: dict[Var, Any]
+                         ) -> list[JaxprEqn]:
+    """Evaluate the equations that do not depend on linear inputs (the recomputation
+    of a checkpoint, residual computations inside nested jaxprs) into `primal_env`,
+    and return the linear equations. A value is held only while a later equation
+    reads it: what only helped to compute a residual is freed at once."""
+    linear_eqns, forward_eqns = [], []
+    for eqn in jaxpr.eqns:
+        if any(type(v) is Var and v in linear for v in eqn.invars):
+            linear.update(eqn.outvars)
+            linear_eqns.append(eqn)
+        else:
+            forward_eqns.append(eqn)
+    needed_later = {v for eqn in linear_eqns for v in eqn.invars if type(v) is Var}
+    dead_after = last_uses(Jaxpr([], [], list(needed_later), forward_eqns))
+    callers = set(jaxpr.constvars) | set(jaxpr.invars)
+    for i, eqn in enumerate(forward_eqns):
+        invals = [v.val if type(v) is Literal else primal_env[v] for v in eqn.invars]
+        out = eqn.primitive.bind(*invals, **eqn.params)
+        outs = out if eqn.primitive.multiple_results else (out,)
+        primal_env.update(zip(eqn.outvars, outs))
+        for v in dead_after.get(i, ()):
+            if v not in callers:
+                primal_env.pop(v, None)
+    return linear_eqns
+
+
 def _first_uses(eqns: Sequence[Any], residuals: dict[Var, Any]) -> dict[int, list[Var]]:
     """For the backward walk: the index of the earliest equation reading each
     residual (its last use when walking backwards) -> those residuals."""
@@ -129,32 +147,3 @@ def _first_uses(eqns: Sequence[Any], residuals: dict[Var, Any]) -> dict[int, lis
 def _pop_or_zero(env: dict[Var, Any], v: Var) -> Any:
     ct = env.pop(v, None)
     return Zero(v.aval) if ct is None else ct
-
-
-_transpose_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def transpose_jaxpr(closed: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
-    """A jaxpr mapping (non-linear inputs, output cotangents) to the cotangents
-    of the `linear` inputs (zeros instantiated). Used by the transpose rules of
-    higher-order primitives such as jit."""
-    key = tuple(linear)
-    cache = _transpose_cache.setdefault(closed, {})
-    if key in cache:
-        return cache[key]
-    from functrans.transforms.staging import trace_to_jaxpr
-
-    in_avals = closed.in_avals
-    nonlin_avals = [a for a, lin in zip(in_avals, linear) if not lin]
-    ct_avals = [a.to_tangent_aval() for a in closed.out_avals]
-    n_nonlin = len(nonlin_avals)
-
-    def transposed(*args: Any) -> list[Any]:
-        nonlin, cts = iter(args[:n_nonlin]), args[n_nonlin:]
-        full = [UndefinedPrimal(a) if lin else next(nonlin) for a, lin in zip(in_avals, linear)]
-        cts_in = backward_pass(closed.jaxpr, closed.consts, full, cts)
-        return [instantiate_zeros(c) for c, lin in zip(cts_in, linear) if lin]
-
-    cache[key] = trace_to_jaxpr(transposed, nonlin_avals + ct_avals, "transpose",
-                                "transpose")
-    return cache[key]

@@ -3,7 +3,6 @@ operate on a batched operand (its ``batch`` rule), never by looping."""
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,13 +10,11 @@ import numpy as np
 
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
-from functrans.core.ir import ClosedJaxpr, eval_jaxpr
 from functrans.core.primitive import missing_transformation_error
 from functrans.core.trace import Trace, Tracer, check_alive
+from functrans.primitives.rules import move_bdim
 from functrans.transforms.api_util import FlatFun, check_leaf, fun_name, outputs
-from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
-
-_current = core_trace._current_trace
+from functrans.tree_util import PyTreeDef, _node_type, tree_flatten, tree_unflatten
 
 
 class BatchTracer(Tracer):
@@ -69,11 +66,11 @@ class BatchTrace(Trace):
         rule = primitive.batch
         if rule is None:
             raise missing_transformation_error(primitive, "batching (vmap)")
-        token = _current.set(self.parent)
+        token = core_trace.set_current_trace(self.parent)
         try:
             out, out_dim = rule(vals, dims, **params)
         finally:
-            _current.reset(token)
+            core_trace.reset_current_trace(token)
         if primitive.multiple_results:
             return [self.wrap(o, d) for o, d in zip(out, out_dim)]
         return self.wrap(out, out_dim)
@@ -90,8 +87,6 @@ def vmap_flat(f: Callable[..., Sequence[Any]], args: Sequence[Any],
     rules put them when `out_dims` is None, returning those dims). `out_dims`
     may be a callable, called once `f` has run (when it depends on the output
     structure)."""
-    from functrans.primitives.rules import move_bdim
-
     parent = core_trace.get_current_trace()
     trace = BatchTrace(parent, axis_size)
     tracers = [trace.wrap(x, d) for x, d in zip(args, in_dims)]
@@ -132,8 +127,6 @@ def _flat_axes(spec: Any, tree: PyTreeDef, what: str, fname: str) -> list[int | 
 
 def _flatten_up_to_prefix(spec: Any, tree: Any) -> list[Any]:
     """Each leaf of `spec` is repeated for every leaf of the matching subtree of `tree`."""
-    from functrans.tree_util import _node_type
-
     if spec is None or isinstance(spec, int):
         return [spec] * len(tree_flatten(tree)[0])
     node = _node_type(spec)
@@ -194,41 +187,8 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
             return _flat_axes(out_axes, flat_fun.out_tree, "out_axes", name)
 
         outs, _ = vmap_flat(flat_fun, flat, dims, flat_out_axes, size)
-        return tree_unflatten(flat_fun.out_tree, outputs(outs))
+        return tree_unflatten(flat_fun.out_tree, outputs(outs, flat))
 
     batched.__name__ = f"vmap({name})"
     batched.__wrapped__ = fun  # type: ignore[attr-defined]
     return batched
-
-
-def batch_jaxpr(closed: ClosedJaxpr, dims: Sequence[int | None], axis_size: int
-                ) -> tuple[ClosedJaxpr, list[int | None]]:
-    """Batched version of `closed`; returns it and its outputs' batch dims."""
-    key = (tuple(dims), axis_size)
-    cache = _batch_cache.setdefault(closed, {})
-    if key in cache:
-        return cache[key]
-    from functrans.transforms.staging import trace_to_jaxpr
-
-    in_avals = []
-    for a, d in zip(closed.in_avals, dims):
-        if d is None:
-            in_avals.append(a)
-        else:
-            shape = list(a.shape)
-            shape.insert(d, axis_size)
-            in_avals.append(ShapedArray(tuple(shape), a.dtype))
-    out_dims: list[int | None] = []
-
-    def f(*args: Any) -> list[Any]:
-        outs, od = vmap_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
-                             args, dims, None, axis_size)
-        out_dims[:] = od
-        return outs
-
-    jaxpr = trace_to_jaxpr(f, in_avals, "vmap", "vmap")
-    cache[key] = (jaxpr, list(out_dims))
-    return cache[key]
-
-
-_batch_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

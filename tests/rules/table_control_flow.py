@@ -1,5 +1,5 @@
 """Rows for the control-flow primitives (cond, scan, while) of
-functrans.primitives.control_flow.
+functrans.higher_order.control_flow.
 
 Predicates and indices are arguments, so the batching check also maps them
 (a batched predicate turns ``cond`` into a select of both branches, a batched
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import functrans.numpy as fnp
-from functrans.primitives.control_flow import cond, fori_loop, scan, switch, while_loop
+from functrans.higher_order.control_flow import cond, fori_loop, scan, switch, while_loop
 from tests.rules import Row
 
 

@@ -1,208 +1,41 @@
 """``jit``: stage a function out to a jaxpr once per input signature, then run it.
 
-A jitted call is itself a primitive, ``jit``, whose parameter is the closed
-jaxpr. Its rules transform the jaxpr (JVP, partial evaluation, transposition,
-batching) and bind ``jit`` again, so ``grad(jit(f))``, ``jit(grad(f))``,
-``vmap(jit(f))`` and nested jits all keep their staged structure.
+``jit(f)`` returns a :class:`Jitted`. Its first call with a new signature (the
+arguments' structure, shapes, dtypes and weak types, and the static arguments)
+traces `f` into a closed jaxpr; the jaxpr is compiled to NumPy code once and run
+on every later call of that signature. Called with tracers of an enclosing
+transformation, the call binds the ``jit`` primitive instead
+(:mod:`functrans.higher_order.jit`), whose rules transform the jaxpr.
+
+``lower(...)`` gives the jaxpr (:class:`Lowered`), ``lower(...).compile()`` the
+generated code (:class:`Compiled`).
 """
 
 from __future__ import annotations
 
-import weakref
+import functools
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
-from functrans.compile import CompiledJaxpr, code_for, compile_jaxpr, interpret_jaxpr
-from functrans.core import trace as core_trace
+from functrans.compile import CompiledJaxpr, compile_jaxpr, run_compiled
 from functrans.core.avals import get_aval
-from functrans.core.ir import ClosedJaxpr, JaxprEqn, Var
-from functrans.core.primitive import Primitive
+from functrans.core.ir import ClosedJaxpr, dce_jaxpr
 from functrans.core.trace import Tracer
-from functrans.core.zeros import UndefinedPrimal, Zero
-from functrans.primitives.tangent_space import instantiate_zeros
-from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, outputs, to_output
-from functrans.transforms.jvp import jvp_jaxpr
-from functrans.transforms.partial_eval import dce_jaxpr, partial_eval_jaxpr
-from functrans.transforms.staging import (
-    JaxprTrace,
-    StagedTracer,
-    hoist_tracer_consts,
-    trace_to_jaxpr,
+from functrans.higher_order.jit import jit_p
+from functrans.transforms.api_util import (
+    FlatFun,
+    flatten_args,
+    fun_name,
+    outputs,
+    partial_static,
+    to_output,
 )
-from functrans.transforms.transpose import transpose_jaxpr
-from functrans.transforms.vmap import batch_jaxpr
+from functrans.transforms.staging import hoist_tracer_consts, trace_to_jaxpr
 from functrans.tree_util import PyTreeDef, tree_unflatten
 
-_current = core_trace._current_trace
-
-jit_p = Primitive("jit", multiple_results=True)
-
-
-def run_jaxpr(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
-    """Evaluate a closed jaxpr by calling each primitive's NumPy implementation."""
-    return interpret_jaxpr(closed, args)
-
-
-def _jit_impl(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
-    compiled = code_for(jaxpr, name)
-    return run_compiled(_Interpreted(jaxpr) if compiled is None else compiled, args)
-
-
-class _Interpreted:
-    """A jaxpr run equation by equation, with the interface of compiled code."""
-
-    binds = True
-
-    def __init__(self, closed: ClosedJaxpr):
-        self.fn = lambda *args: run_jaxpr(closed, args)
-
-
-def _ignore_fp_errors() -> tuple[Any, Any]:
-    """NumPy's error state is a context variable; setting it to a prepared 'ignore
-    all' value directly costs a tenth of entering ``np.errstate``."""
-    try:
-        from numpy._core._ufunc_config import _extobj_contextvar as var
-    except ImportError:
-        return None, None
-    with np.errstate(all="ignore"):
-        return var, var.get()
-
-
-_errstate_var, _ignore_all = _ignore_fp_errors()
-
-
-def run_compiled(compiled: CompiledJaxpr | _Interpreted, args: Sequence[Any]) -> list[Any]:
-    """Call generated code with the evaluation trace current (primitives it falls
-    back to may bind) and NumPy's floating-point warnings off, as eager jit does."""
-    if not compiled.binds:  # no fallback that could bind: the trace does not matter
-        return _quietly(compiled.fn, args)
-    token = _current.set(core_trace.eval_trace)
-    try:
-        return _quietly(compiled.fn, args)
-    finally:
-        _current.reset(token)
-
-
-def _quietly(fn: Callable[..., list[Any]], args: Sequence[Any]) -> list[Any]:
-    """``fn(*args)`` with NumPy's floating-point warnings off."""
-    if _errstate_var is None:
-        with np.errstate(all="ignore"):
-            return fn(*args)
-    err_token = _errstate_var.set(_ignore_all)
-    try:
-        return fn(*args)
-    finally:
-        _errstate_var.reset(err_token)
-
-
-def _jit_abstract_eval(*avals: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
-    return [a.strip_weak_type() for a in jaxpr.out_avals]
-
-
-def _jit_jvp(primals, tangents, *, jaxpr: ClosedJaxpr, name: str):
-    nonzeros = [type(t) is not Zero for t in tangents]
-    jvp_closed, out_nonzeros = jvp_jaxpr(jaxpr, nonzeros)
-    outs = jit_p.bind(*primals, *[t for t in tangents if type(t) is not Zero],
-                      jaxpr=jvp_closed, name=f"jvp({name})")
-    n = len(jaxpr.out_avals)
-    nz_tangents = iter(outs[n:])
-    tangents_out = [next(nz_tangents) if nz else Zero(a.to_tangent_aval())
-                    for a, nz in zip(jaxpr.out_avals, out_nonzeros)]
-    return outs[:n], tangents_out
-
-
-def _partial_eval_cached(jaxpr: ClosedJaxpr, unknowns: Sequence[bool]):
-    """partial_eval_jaxpr, remembered per jaxpr: ``grad(jit(f))`` then meets the same
-    known and unknown jaxprs on every call, so their compiled code is reused."""
-    cache = _partial_eval_cache.setdefault(jaxpr, {})
-    key = tuple(unknowns)
-    result = cache.get(key)
-    if result is None:
-        result = cache[key] = partial_eval_jaxpr(jaxpr, list(unknowns))
-    return result
-
-
-_partial_eval_cache: weakref.WeakKeyDictionary[ClosedJaxpr, dict] = weakref.WeakKeyDictionary()
-
-
-def _jit_partial_eval(trace: JaxprTrace, args: Sequence[Any], params: dict) -> list[Any]:
-    """Known part runs now (as a jit in the parent); unknown part is staged."""
-    jaxpr, name = params["jaxpr"], params["name"]
-    unknowns = [type(x) is StagedTracer and x._trace is trace for x in args]
-    known, unknown, out_unknowns, num_res = _partial_eval_cached(jaxpr, unknowns)
-    known_args = tuple(x for x, u in zip(args, unknowns) if not u)
-    known_outs = trace.parent.process_primitive(jit_p, known_args,
-                                                dict(jaxpr=known, name=name))
-    n_known = len(known_outs) - num_res
-    residuals = list(known_outs[n_known:])
-    unknown_args = residuals + [x for x, u in zip(args, unknowns) if u]
-    unknown_outs = iter(trace.stage(jit_p, unknown_args, dict(jaxpr=unknown, name=name),
-                                    unknown.out_avals))
-    known_iter = iter(known_outs[:n_known])
-    return [next(unknown_outs) if u else next(known_iter) for u in out_unknowns]
-
-
-def _jit_partial_eval_eqn(eqn: JaxprEqn, unknowns: Sequence[bool]):
-    jaxpr, name = eqn.params["jaxpr"], eqn.params["name"]
-    known, unknown, out_unknowns, num_res = _partial_eval_cached(jaxpr, unknowns)
-    res_vars = [Var(a) for a in known.out_avals[len(known.out_avals) - num_res:]]
-    known_eqn = JaxprEqn(jit_p, [v for v, u in zip(eqn.invars, unknowns) if not u],
-                         dict(jaxpr=known, name=name),
-                         [v for v, u in zip(eqn.outvars, out_unknowns) if not u] + res_vars)
-    unknown_eqn = JaxprEqn(jit_p, res_vars + [v for v, u in zip(eqn.invars, unknowns) if u],
-                           dict(jaxpr=unknown, name=name),
-                           [v for v, u in zip(eqn.outvars, out_unknowns) if u])
-    return known_eqn, unknown_eqn, out_unknowns
-
-
-def _jit_transpose(cts: Sequence[Any], *args: Any, jaxpr: ClosedJaxpr, name: str):
-    linear = [type(a) is UndefinedPrimal for a in args]
-    transposed = transpose_jaxpr(jaxpr, linear)
-    outs = iter(jit_p.bind(*[a for a in args if type(a) is not UndefinedPrimal],
-                           *[instantiate_zeros(c) for c in cts],
-                           jaxpr=transposed, name=f"transpose({name})"))
-    return [next(outs) if lin else None for lin in linear]
-
-
-def _jit_batch(args: Sequence[Any], dims: Sequence[int | None], *, jaxpr: ClosedJaxpr,
-               name: str):
-    size = next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
-    batched, out_dims = batch_jaxpr(jaxpr, dims, size)
-    return jit_p.bind(*args, jaxpr=batched, name=f"vmap({name})"), out_dims
-
-
-jit_p.call_jaxpr_param = "jaxpr"
-jit_p.impl = _jit_impl
-jit_p.abstract_eval = _jit_abstract_eval
-jit_p.jvp = _jit_jvp
-jit_p.partial_eval = _jit_partial_eval
-jit_p.partial_eval_eqn = _jit_partial_eval_eqn
-jit_p.transpose = _jit_transpose
-jit_p.batch = _jit_batch
-jit_p.linear = False
-
-
-# ------------------------------------------------------------------ public API
-
-def partial_static(fun: Callable[..., Any], args: Sequence[Any], static: Sequence[int]
-                   ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-    """`fun` with the static positional arguments fixed; also returns the dynamic ones."""
-    if not static:
-        return fun, tuple(args)
-    nargs = len(args)
-    static_pos = sorted({s % nargs for s in static if -nargs <= s < nargs})
-    static_vals = {i: args[i] for i in static_pos}
-    dyn = tuple(a for i, a in enumerate(args) if i not in static_vals)
-
-    def f(*dyn_args: Any, **kwargs: Any) -> Any:
-        it = iter(dyn_args)
-        full = [static_vals[i] if i in static_vals else next(it) for i in range(nargs)]
-        return fun(*full, **kwargs)
-
-    f.__name__ = fun_name(fun)
-    return f, dyn
+__all__ = ["jit", "Jitted", "Lowered", "Compiled"]
 
 
 class Lowered:
@@ -301,8 +134,6 @@ def output_builder(out_tree: PyTreeDef, fresh: Sequence[bool]) -> Callable[[list
 
 def _unsupported() -> str:
     raise _NotFast
-
-
 
 
 class Jitted:
@@ -406,8 +237,6 @@ class Jitted:
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
             return self
-        import functools
-
         return functools.partial(self, obj)
 
 

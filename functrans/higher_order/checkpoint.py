@@ -21,14 +21,15 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from functrans.compile import evaluate_jaxpr
 from functrans.core import trace as core_trace
 from functrans.core.avals import get_aval
-from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var
+from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, dce_jaxpr
 from functrans.core.primitive import Primitive
-from functrans.core.zeros import UndefinedPrimal, Zero
-from functrans.transforms.api_util import FlatFun, flatten_args, fun_name
-from functrans.transforms.jvp import jvp_jaxpr
-from functrans.transforms.partial_eval import dce_jaxpr, partial_eval_jaxpr
+from functrans.core.zeros import UndefinedPrimal
+from functrans.higher_order.call import def_call_rules
+from functrans.higher_order.jaxpr_transforms import partial_eval_jaxpr
+from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, partial_static
 from functrans.transforms.staging import (
     JaxprTrace,
     StagedTracer,
@@ -156,26 +157,7 @@ checkpoint_p = Primitive("checkpoint", multiple_results=True)
 
 def _checkpoint_impl(*args: Any, jaxpr: ClosedJaxpr, policy: Policy, prevent_cse: bool,
                      name: str) -> list[Any]:
-    from functrans.transforms.custom_derivatives import _call_jaxpr
-
-    return _call_jaxpr(jaxpr, args)
-
-
-def _checkpoint_abstract_eval(*avals: Any, jaxpr: ClosedJaxpr, **_: Any) -> list[Any]:
-    return [a.strip_weak_type() for a in jaxpr.out_avals]
-
-
-def _checkpoint_jvp(primals, tangents, *, jaxpr, policy, prevent_cse, name):
-    nonzeros = [type(t) is not Zero for t in tangents]
-    jvp_closed, out_nonzeros = jvp_jaxpr(jaxpr, nonzeros)
-    outs = checkpoint_p.bind(*primals, *[t for t in tangents if type(t) is not Zero],
-                             jaxpr=jvp_closed, policy=policy, prevent_cse=prevent_cse,
-                             name=name)
-    n = len(jaxpr.out_avals)
-    nz_tangents = iter(outs[n:])
-    tangents_out = [next(nz_tangents) if nz else Zero(a.to_tangent_aval())
-                    for a, nz in zip(jaxpr.out_avals, out_nonzeros)]
-    return outs[:n], tangents_out
+    return evaluate_jaxpr(jaxpr, args, name)
 
 
 def _checkpoint_partial_eval(trace: JaxprTrace, args: Sequence[Any], params: dict
@@ -223,25 +205,13 @@ def _checkpoint_transpose(cts, *args, jaxpr, policy, prevent_cse, name):
     return [ct if type(a) is UndefinedPrimal else None for a, ct in zip(args, cts_in)]
 
 
-def _checkpoint_batch(args, dims, *, jaxpr, policy, prevent_cse, name):
-    from functrans.transforms.vmap import batch_jaxpr
-
-    size = next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
-    batched, out_dims = batch_jaxpr(jaxpr, dims, size)
-    outs = checkpoint_p.bind(*args, jaxpr=batched, policy=policy, prevent_cse=prevent_cse,
-                             name=name)
-    return outs, out_dims
-
-
+def_call_rules(checkpoint_p)
 checkpoint_p.impl = _checkpoint_impl
 # no call_jaxpr_param: inlined, the recomputation would be merged by CSE with the
 # forward pass it repeats, and the memory checkpointing saves would be spent again
-checkpoint_p.abstract_eval = _checkpoint_abstract_eval
-checkpoint_p.jvp = _checkpoint_jvp
 checkpoint_p.partial_eval = _checkpoint_partial_eval
 checkpoint_p.partial_eval_eqn = _checkpoint_partial_eval_eqn
 checkpoint_p.transpose = _checkpoint_transpose
-checkpoint_p.batch = _checkpoint_batch
 
 
 # ------------------------------------------------------------------ public API
@@ -270,8 +240,6 @@ def checkpoint(fun: Callable[..., Any], *, prevent_cse: bool = True,
     def checkpointed(*args: Any, **kwargs: Any) -> Any:
         if core_trace.get_current_trace() is core_trace.eval_trace:
             return fun(*args, **kwargs)  # nothing is being differentiated
-        from functrans.transforms.jit import partial_static
-
         f, dyn = partial_static(fun, args, static)
         flat, in_tree = flatten_args(dyn, kwargs, f"checkpoint of {name}")
         flat_fun = FlatFun(f, in_tree, name)

@@ -2,7 +2,7 @@
 
 Each construct traces the user's functions once, on the avals of the operands,
 into closed jaxprs, and binds a higher-order primitive holding them (the model
-is ``jit_p`` in :mod:`functrans.transforms.jit`). Values the functions close
+is ``jit_p`` in :mod:`functrans.higher_order.jit`). Values the functions close
 over that are tracers of an enclosing transformation are hoisted into explicit
 leading operands, so every transformation sees them.
 
@@ -27,62 +27,42 @@ Rules, per primitive:
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from functrans.compile import evaluate_jaxpr
-from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
-from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, eval_jaxpr
+from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, dce_jaxpr, eval_jaxpr
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
 from functrans.core.zeros import UndefinedPrimal, Zero
+from functrans.higher_order.jaxpr_transforms import (
+    batch_jaxpr,
+    jvp_jaxpr,
+    partial_eval_jaxpr,
+    remembered,
+    transpose_jaxpr,
+)
 from functrans.primitives.elementwise import add, clamp, convert_element_type, lt, ne, select_n
 from functrans.primitives.reductions import reduce_or
 from functrans.primitives.rules import move_bdim
 from functrans.primitives.structural import broadcast_in_dim, full
 from functrans.primitives.tangent_space import add_tangents, instantiate_zeros
 from functrans.transforms.api_util import check_leaf, fun_name
-from functrans.transforms.jvp import jvp_jaxpr
-from functrans.transforms.partial_eval import dce_jaxpr, partial_eval_jaxpr
 from functrans.transforms.staging import (
     JaxprTrace,
     StagedTracer,
     hoist_tracer_consts,
     trace_to_jaxpr,
 )
-from functrans.transforms.transpose import transpose_jaxpr
-from functrans.transforms.vmap import vmap_flat
 from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 __all__ = ["cond", "switch", "scan", "fori_loop", "while_loop", "cond_p", "scan_p", "while_p"]
 
-_current = core_trace._current_trace
-
 
 # ================================================================== shared helpers
-
-def _eval_closed(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
-    """Run a branch or loop body with NumPy: compiled code from its second
-    evaluation on (the caller makes the evaluation trace current)."""
-    return evaluate_jaxpr(closed, args, "body")
-
-
-class _Evaluating:
-    """Nested primitives evaluate with NumPy, warnings silenced (as under jit)."""
-
-    def __enter__(self) -> None:
-        self.token = _current.set(core_trace.eval_trace)
-        self.errstate = np.errstate(all="ignore")
-        self.errstate.__enter__()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.errstate.__exit__(*exc)
-        _current.reset(self.token)
-
 
 def _as_array(x: Any, aval: ShapedArray) -> Any:
     return np.asarray(x, aval.dtype)
@@ -186,31 +166,13 @@ def _weak_join(avals_list: Sequence[Sequence[ShapedArray]]) -> list[Any] | None:
 
 # ------------------------------------------------------------------ jaxpr transformations
 
-_batch_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _batch_jaxpr(closed: ClosedJaxpr, in_batched: Sequence[bool], size: int,
                  force: Sequence[bool]) -> tuple[ClosedJaxpr, list[bool]]:
     """`closed` batched along axis 0 of the `in_batched` inputs; outputs batched
     (along axis 0) where the computation makes them so or `force` asks."""
-    key = (tuple(in_batched), size, tuple(force))
-    cache = _batch_cache.setdefault(closed, {})
-    if key in cache:
-        return cache[key]
-    in_avals = [a.update(shape=(size,) + a.shape, weak_type=False) if b else a
-                for a, b in zip(closed.in_avals, in_batched)]
-    out_batched: list[bool] = []
-
-    def f(*args: Any) -> list[Any]:
-        outs, dims = vmap_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
-                               args, [0 if b else None for b in in_batched], None, size)
-        out_batched[:] = [d is not None or fb for d, fb in zip(dims, force)]
-        return [move_bdim(o, d, 0, size) if b else o
-                for o, d, b in zip(outs, dims, out_batched)]
-
-    jaxpr = trace_to_jaxpr(f, in_avals, "vmap", "vmap")
-    cache[key] = (jaxpr, list(out_batched))
-    return cache[key]
+    batched, out_dims = batch_jaxpr(closed, [0 if b else None for b in in_batched], size,
+                                    force)
+    return batched, [d is not None for d in out_dims]
 
 
 def _to_front(x: Any, d: int | None, size: int, batched: bool) -> Any:
@@ -369,8 +331,7 @@ def _join_consts(traced: list[_TracedFun]) -> list[ClosedJaxpr]:
 
 def _cond_impl(index: Any, *ops: Any, branches: tuple[ClosedJaxpr, ...]) -> list[Any]:
     i = min(max(int(index), 0), len(branches) - 1)
-    with _Evaluating():
-        outs = _eval_closed(branches[i], ops)
+    outs = evaluate_jaxpr(branches[i], ops, "branch")
     return [_as_array(o, a) for o, a in zip(outs, branches[i].out_avals)]
 
 
@@ -656,14 +617,13 @@ def _scan_impl(*args: Any, jaxpr: ClosedJaxpr, num_consts: int, num_carry: int, 
     consts, carry, xs = _split(args, num_consts, num_carry)
     y_avals = jaxpr.out_avals[num_carry:]
     ys = [np.empty((length,) + a.shape, a.dtype) for a in y_avals]
-    with _Evaluating():
-        for step in range(length):
-            i = length - 1 - step if reverse else step
-            outs = _eval_closed(jaxpr, consts + carry + [x[i] for x in xs])
-            carry = outs[:num_carry]
-            for buffer, y in zip(ys, outs[num_carry:]):
-                buffer[i] = y
-            outs = y = None  # copied into ys: hold no step's outputs into the next step
+    for step in range(length):
+        i = length - 1 - step if reverse else step
+        outs = evaluate_jaxpr(jaxpr, consts + carry + [x[i] for x in xs], "scan body")
+        carry = outs[:num_carry]
+        for buffer, y in zip(ys, outs[num_carry:]):
+            buffer[i] = y
+        outs = y = None  # copied into ys: hold no step's outputs into the next step
     carry_avals = jaxpr.in_avals[num_consts:num_consts + num_carry]
     return [_as_array(c, a) for c, a in zip(carry, carry_avals)] + ys
 
@@ -880,18 +840,17 @@ def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse):
             + [next(ct_xs_it) if lin else None for lin in xs_lin])
 
 
-_transpose_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _transposed_scan_body(jaxpr: ClosedJaxpr, nc: int, nk: int, const_lin: tuple,
                           xs_lin: tuple) -> ClosedJaxpr:
     """Body of the transposed scan: (non-linear consts; cotangent accumulators of the
     linear consts, carry cotangent; non-linear xs, ys cotangent) -> (accumulators,
     carry cotangent; cotangents of the linear xs)."""
-    key = (nc, nk, const_lin, xs_lin)
-    cache = _transpose_cache.setdefault(jaxpr, {})
-    if key in cache:
-        return cache[key]
+    return remembered(jaxpr, ("scan transpose body", nc, nk, const_lin, xs_lin),
+                      lambda: _build_transposed_scan_body(jaxpr, nc, nk, const_lin, xs_lin))
+
+
+def _build_transposed_scan_body(jaxpr: ClosedJaxpr, nc: int, nk: int, const_lin: tuple,
+                                xs_lin: tuple) -> ClosedJaxpr:
     linear = list(const_lin) + [True] * nk + list(xs_lin)
     transposed = transpose_jaxpr(jaxpr, linear)
     consts_a, carry_a, xs_a = _split(jaxpr.in_avals, nc, nk)
@@ -908,9 +867,8 @@ def _transposed_scan_body(jaxpr: ClosedJaxpr, nc: int, nk: int, const_lin: tuple
         ct_lc, ct_carry_in, ct_lx = _split(outs, n_lc, nk)
         return [add_tangents(a, c) for a, c in zip(acc, ct_lc)] + ct_carry_in + ct_lx
 
-    cache[key] = trace_to_jaxpr(body, nl_const_a + lin_const_a + carry_t_a + nl_xs_a + ct_y_a,
-                                "transpose(scan body)", "transpose")
-    return cache[key]
+    return trace_to_jaxpr(body, nl_const_a + lin_const_a + carry_t_a + nl_xs_a + ct_y_a,
+                          "transpose(scan body)", "transpose")
 
 
 def _scan_batch(args, dims, *, jaxpr, num_consts, num_carry, length, reverse):
@@ -994,9 +952,8 @@ def _while_params(cond_jaxpr: ClosedJaxpr, body_jaxpr: ClosedJaxpr, cond_nconsts
 
 def _while_impl(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     cconsts, bconsts, carry = _split(args, cond_nconsts, body_nconsts)
-    with _Evaluating():
-        while _eval_closed(cond_jaxpr, cconsts + carry)[0]:
-            carry = _eval_closed(body_jaxpr, bconsts + carry)
+    while evaluate_jaxpr(cond_jaxpr, cconsts + carry, "while cond")[0]:
+        carry = evaluate_jaxpr(body_jaxpr, bconsts + carry, "while body")
     return [_as_array(c, a) for c, a in zip(carry, body_jaxpr.in_avals[body_nconsts:])]
 
 

@@ -27,21 +27,28 @@ from typing import Any
 import numpy as np
 
 from functrans import dtypes, errors
+from functrans.compile import evaluate_jaxpr
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, eval_jaxpr
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
 from functrans.core.zeros import UndefinedPrimal, Zero
+from functrans.higher_order.call import batch_size, call_out_avals
+from functrans.higher_order.jaxpr_transforms import batch_jaxpr
+from functrans.primitives.elementwise import add, convert_element_type
+from functrans.primitives.reductions import reduce_sum
+from functrans.primitives.rules import move_bdim
 from functrans.primitives.tangent_space import add_tangents, instantiate_zeros
 from functrans.transforms.api_util import check_leaf, fun_name
+from functrans.transforms.jvp import jvp_flat
 from functrans.transforms.staging import hoist_tracer_consts, trace_to_jaxpr
+from functrans.transforms.vmap import vmap_flat
 from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 __all__ = ["custom_jvp", "custom_vjp", "SymbolicZero", "custom_jvp_call_p",
            "custom_vjp_call_p", "custom_lin_p"]
 
-_current = core_trace._current_trace
 
 
 class SymbolicZero:
@@ -149,25 +156,9 @@ def _trace_call(fun: Callable[..., Any], spec: _ArgSpec, name: str
     return closed, hoisted, out_tree[0]
 
 
-def _call_jaxpr(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
-    """Evaluate `closed` with the NumPy implementations (nested primitives too)."""
-    token = _current.set(core_trace.eval_trace)
-    try:
-        with np.errstate(all="ignore"):
-            return eval_jaxpr(closed.jaxpr, closed.consts, *args)
-    finally:
-        _current.reset(token)
-
-
-def _out_avals(call_jaxpr: ClosedJaxpr, **_: Any) -> list[ShapedArray]:
-    return [a.strip_weak_type() for a in call_jaxpr.out_avals]
-
-
 def _conform(x: Any, aval: ShapedArray, what: str) -> Any:
     """`x` checked against `aval` (the shape must match; a Python scalar or a
     weakly-typed value is cast to the dtype)."""
-    from functrans.primitives.elementwise import convert_element_type
-
     x_aval = get_aval(x)
     if x_aval.shape != aval.shape:
         raise ValueError(f"{what} has shape {x_aval.shape} and dtype {x_aval.dtype}, but "
@@ -184,30 +175,6 @@ def _strip_dim(aval: ShapedArray, dim: int | None) -> ShapedArray:
     if dim is None:
         return aval
     return ShapedArray(aval.shape[:dim] + aval.shape[dim + 1:], aval.dtype)
-
-
-def _batch_size(args: Sequence[Any], dims: Sequence[int | None]) -> int:
-    return next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
-
-
-def _batch_jaxpr_front(closed: ClosedJaxpr, dims: Sequence[int | None], size: int
-                       ) -> ClosedJaxpr:
-    """`closed` batched along `dims`, every output batched along axis 0."""
-    from functrans.transforms.vmap import vmap_flat
-
-    in_avals = []
-    for a, d in zip(closed.in_avals, dims):
-        shape = list(a.shape)
-        if d is not None:
-            shape.insert(d, size)
-        in_avals.append(ShapedArray(tuple(shape), a.dtype))
-    n_out = len(closed.out_avals)
-
-    def batched(*args: Any) -> list[Any]:
-        return vmap_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs), args,
-                         dims, [0] * n_out, size)[0]
-
-    return trace_to_jaxpr(batched, in_avals, "vmap", "vmap")
 
 
 def _is_float(aval: ShapedArray) -> bool:
@@ -276,8 +243,6 @@ class _BatchedJVPRule:
 
     def __call__(self, primals: Sequence[Any], tangents: Sequence[Any]
                  ) -> tuple[list[Any], list[Any]]:
-        from functrans.transforms.vmap import vmap_flat
-
         n = len(primals)
         nonzero = [type(t) is not Zero for t in tangents]
         zero_avals = [_strip_dim(t.aval, d) if type(t) is Zero else None
@@ -306,12 +271,10 @@ custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
 
 def _custom_jvp_call_impl(*args: Any, call_jaxpr: ClosedJaxpr, jvp: Any, num_consts: int,
                           name: str) -> list[Any]:
-    return _call_jaxpr(call_jaxpr, args)
+    return evaluate_jaxpr(call_jaxpr, args, name)
 
 
 def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts, name):
-    from functrans.transforms.jvp import jvp_flat
-
     const_tangents = tangents[:num_consts]
     op_tangents = tangents[num_consts:]
     if any(type(t) is not Zero for t in op_tangents):
@@ -331,8 +294,8 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts, name
 
 
 def _custom_jvp_call_batch(args, dims, *, call_jaxpr, jvp, num_consts, name):
-    size = _batch_size(args, dims)
-    batched = _batch_jaxpr_front(call_jaxpr, dims, size)
+    size = batch_size(args, dims)
+    batched = batch_jaxpr(call_jaxpr, dims, size, [True] * len(call_jaxpr.out_avals))[0]
     rule = _BatchedJVPRule(jvp, dims[num_consts:], size, list(call_jaxpr.out_avals))
     outs = custom_jvp_call_p.bind(*args, call_jaxpr=batched, jvp=rule, num_consts=num_consts,
                                   name=name)
@@ -341,7 +304,8 @@ def _custom_jvp_call_batch(args, dims, *, call_jaxpr, jvp, num_consts, name):
 
 custom_jvp_call_p.impl = _custom_jvp_call_impl
 custom_jvp_call_p.call_jaxpr_param = "call_jaxpr"  # evaluation ignores the rule
-custom_jvp_call_p.abstract_eval = lambda *avals, **params: _out_avals(**params)
+custom_jvp_call_p.abstract_eval = (
+    lambda *avals, call_jaxpr, **params: call_out_avals(jaxpr=call_jaxpr))
 custom_jvp_call_p.jvp = _custom_jvp_call_jvp
 custom_jvp_call_p.batch = _custom_jvp_call_batch
 
@@ -436,8 +400,6 @@ def _all_symbolic_zero(tree: Any) -> bool:
 
 
 def _tree_add(a: Any, b: Any) -> Any:
-    from functrans.numpy import add
-
     a_flat, tree = tree_flatten(a)
     b_flat = tree_flatten(b)[0]
     out = []
@@ -551,8 +513,6 @@ class _BatchedFwd:
         self.size = size
 
     def __call__(self, operands: Sequence[Any]) -> tuple[list[Any], list[Any], PyTreeDef]:
-        from functrans.transforms.vmap import vmap_flat
-
         info: list[Any] = []
 
         def per_lane(*ops: Any) -> list[Any]:
@@ -580,10 +540,6 @@ class _BatchedBwd:
 
     def __call__(self, res: Sequence[Any], res_tree: PyTreeDef, cts: Sequence[Any]
                  ) -> list[Any]:
-        from functrans.primitives.reductions import reduce_sum
-        from functrans.primitives.rules import move_bdim
-        from functrans.transforms.vmap import vmap_flat
-
         n_res = len(res)
         nonzero = [type(c) is not Zero for c in cts]
         zero_avals = [_strip_dim(c.aval, 0) if type(c) is Zero else None for c in cts]
@@ -615,7 +571,7 @@ custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
 
 def _custom_vjp_call_impl(*args: Any, call_jaxpr: ClosedJaxpr, fwd: Any, bwd: Any,
                           num_consts: int, name: str) -> list[Any]:
-    return _call_jaxpr(call_jaxpr, args)
+    return evaluate_jaxpr(call_jaxpr, args, name)
 
 
 def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts, name):
@@ -641,8 +597,8 @@ def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts,
 
 
 def _custom_vjp_call_batch(args, dims, *, call_jaxpr, fwd, bwd, num_consts, name):
-    size = _batch_size(args, dims)
-    batched = _batch_jaxpr_front(call_jaxpr, dims, size)
+    size = batch_size(args, dims)
+    batched = batch_jaxpr(call_jaxpr, dims, size, [True] * len(call_jaxpr.out_avals))[0]
     op_dims = dims[num_consts:]
     op_avals = [_strip_dim(get_aval(x), d) for x, d in zip(args[num_consts:], op_dims)]
     outs = custom_vjp_call_p.bind(*args, call_jaxpr=batched, fwd=_BatchedFwd(fwd, op_dims, size),
@@ -662,7 +618,8 @@ class _BatchedBwdRule(_BatchedBwd):
 
 custom_vjp_call_p.impl = _custom_vjp_call_impl
 custom_vjp_call_p.call_jaxpr_param = "call_jaxpr"  # evaluation ignores the rule
-custom_vjp_call_p.abstract_eval = lambda *avals, **params: _out_avals(**params)
+custom_vjp_call_p.abstract_eval = (
+    lambda *avals, call_jaxpr, **params: call_out_avals(jaxpr=call_jaxpr))
 custom_vjp_call_p.jvp = _custom_vjp_call_jvp
 custom_vjp_call_p.batch = _custom_vjp_call_batch
 
@@ -710,9 +667,7 @@ def _rule_out_avals(bwd: Any) -> list[ShapedArray]:
 
 
 def _custom_lin_batch(args, dims, *, num_res, res_tree, bwd, in_nonzero, out_avals, name):
-    size = _batch_size(args, dims)
-    from functrans.primitives.rules import move_bdim
-
+    size = batch_size(args, dims)
     res = [move_bdim(x, d, 0, size) for x, d in zip(args[:num_res], dims[:num_res])]
     lin_dims = dims[num_res:]
     # the wrapped bwd sees every operand; those without a tangent are unbatched

@@ -1,0 +1,1 @@
+"""Public entry points that are more than a thin layer over one floor (``jit``)."""

@@ -1,0 +1,103 @@
+"""Running jaxprs with NumPy: the compiled-code cache and the calling convention.
+
+Every higher-order primitive evaluates its jaxprs here, the same way: with the
+evaluation trace current (primitives the generated code falls back to may bind)
+and NumPy's floating-point warnings off (derivative rules evaluate both sides of
+selects, ``log(x)`` where ``x`` may be 0; JAX never warns either).
+
+A jaxpr is interpreted the first time it is evaluated and compiled from the
+second time on: jaxprs that transformations make (the known part of a
+linearized jit, a loop body under vmap) are often evaluated only once, and
+compiling them would cost more than it saves.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from functrans.compile.codegen import CompiledJaxpr, generate
+from functrans.compile.passes import optimize
+from functrans.core import trace as core_trace
+from functrans.core.ir import ClosedJaxpr, interpret_jaxpr
+
+__all__ = ["compile_jaxpr", "compiled_if_cached", "evaluate_jaxpr", "run_compiled",
+           "quietly"]
+
+# per closed jaxpr: its compiled code, or _SEEN_ONCE after its first evaluation;
+# dropped with the jaxpr
+_SEEN_ONCE = object()
+_code: weakref.WeakKeyDictionary[ClosedJaxpr, Any] = weakref.WeakKeyDictionary()
+
+
+def compile_jaxpr(closed: ClosedJaxpr, name: str = "jitted") -> CompiledJaxpr:
+    """Optimise `closed` and generate its NumPy code, once per jaxpr object."""
+    compiled = _code.get(closed)
+    if compiled is None or compiled is _SEEN_ONCE:
+        with core_trace.gc_paused():  # the passes build a graph as large as the jaxpr
+            compiled = _code[closed] = generate(optimize(closed), name)
+    return compiled
+
+
+def compiled_if_cached(closed: ClosedJaxpr) -> CompiledJaxpr | None:
+    compiled = _code.get(closed)
+    return None if compiled is _SEEN_ONCE else compiled
+
+
+def evaluate_jaxpr(closed: ClosedJaxpr, args: Sequence[Any], name: str = "jitted"
+                   ) -> list[Any]:
+    """Evaluate `closed` with NumPy, whatever trace is current: interpreted the first
+    time, compiled after."""
+    compiled = _code.get(closed)
+    if compiled is None:
+        _code[closed] = _SEEN_ONCE
+        return _with_eval_trace(interpret_jaxpr, closed, args)
+    if compiled is _SEEN_ONCE:
+        compiled = compile_jaxpr(closed, name)
+    return run_compiled(compiled, args)
+
+
+def run_compiled(compiled: CompiledJaxpr, args: Sequence[Any]) -> list[Any]:
+    """Call generated code the way evaluate_jaxpr does."""
+    if not compiled.binds:  # no fallback that could bind: the trace does not matter
+        return quietly(compiled.fn, args)
+    return _with_eval_trace(lambda _, a: compiled.fn(*a), None, args)
+
+
+def _with_eval_trace(run: Callable[[Any, Sequence[Any]], list[Any]], closed: Any,
+                     args: Sequence[Any]) -> list[Any]:
+    token = core_trace.set_current_trace(core_trace.eval_trace)
+    try:
+        return quietly(lambda *a: run(closed, a), args)
+    finally:
+        core_trace.reset_current_trace(token)
+
+
+def _ignore_all_fp_errors() -> tuple[Any, Any]:
+    """NumPy's error state is a context variable; setting it to a prepared 'ignore
+    all' value directly costs a tenth of entering ``np.errstate``. The variable is
+    private to NumPy: where it is missing, ``quietly`` enters ``np.errstate``."""
+    try:
+        from numpy._core._ufunc_config import _extobj_contextvar as var
+    except ImportError:
+        return None, None
+    with np.errstate(all="ignore"):
+        return var, var.get()
+
+
+_errstate_var, _ignore_all = _ignore_all_fp_errors()
+
+
+def quietly(fn: Callable[..., list[Any]], args: Sequence[Any]) -> list[Any]:
+    """``fn(*args)`` with NumPy's floating-point warnings off."""
+    if _errstate_var is None:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    err_token = _errstate_var.set(_ignore_all)
+    try:
+        return fn(*args)
+    finally:
+        _errstate_var.reset(err_token)
