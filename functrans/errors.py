@@ -17,19 +17,22 @@ class JaxprTypeError(FunctransError, TypeError):
 class ConcretizationTypeError(FunctransError, TypeError):
     """A traced value was used where a concrete Python value is needed."""
 
-    def __init__(self, tracer_desc: str, context: str = ""):
-        msg = (
-            f"Abstract tracer value encountered where a concrete value is expected: "
-            f"{tracer_desc}.\n{context}"
-            "The value depends on the function's traced arguments, so its actual value is "
-            "not known while the function is being traced (under jit, make_jaxpr or vmap).\n"
-            "Fixes: mark the argument as static with jit(f, static_argnums=...) if it is a "
-            "configuration value; use functrans.numpy.where or functrans.lax.select for "
-            "data-dependent choices; or use structured control flow (functrans.lax.cond, "
-            "functrans.lax.while_loop, functrans.lax.fori_loop, functrans.lax.scan) instead "
-            "of Python if/while on traced values."
-        )
+    def __init__(self, tracer_desc: str, context: str = "", about_tracing: bool = True):
+        msg = (f"Abstract tracer value encountered where a concrete value is expected: "
+               f"{tracer_desc}.\n{context}")
+        if about_tracing:
+            msg += self._ABOUT_TRACING
         super().__init__(msg)
+
+    _ABOUT_TRACING = (
+        "The value depends on the function's traced arguments, so its actual value is "
+        "not known while the function is being traced (under jit, make_jaxpr or vmap).\n"
+        "Fixes: mark the argument as static with jit(f, static_argnums=...) if it is a "
+        "configuration value; use functrans.numpy.where or functrans.lax.select for "
+        "data-dependent choices; or use structured control flow (functrans.lax.cond, "
+        "functrans.lax.while_loop, functrans.lax.fori_loop, functrans.lax.scan) instead "
+        "of Python if/while on traced values."
+    )
 
 
 class TracerBoolConversionError(ConcretizationTypeError):

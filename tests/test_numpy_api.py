@@ -623,12 +623,15 @@ def test_methods_and_properties_of_traced_arrays():
 
     for got, want in zip(ft.jit(methods)(x), reference(x), strict=True):
         assert_same(got, want, rtol=1e-14)
-    # .var and .item work where the tracer's value is known (jvp); under jit, .item fails
     primal, tangent = ft.jvp(lambda t: t.var(axis=1, ddof=1), (x,), (np.ones_like(x),))
     assert_same(primal, x.var(axis=1, ddof=1))
-    assert ft.jvp(lambda t: t * t.sum().item(), (x,), (x,))[0].shape == (2, 3)
+    # .item() of a float would drop its derivative (jvp) or has no value (jit): refused;
+    # of an integer, it works where the value is known
+    with pytest.raises(ft.ConcretizationTypeError, match=r"\.item\(\)"):
+        ft.jvp(lambda t: t * t.sum().item(), (x,), (x,))
     with pytest.raises(ft.ConcretizationTypeError):
         ft.jit(lambda t: t.sum().item())(x)
+    assert ft.jvp(lambda t: t * t.shape[0] * (t > 0).sum().item(), (x,), (x,))[0].shape == (2, 3)
     assert isinstance(x, fnp.ndarray)
     assert ft.jit(lambda t: isinstance(t, fnp.ndarray))(x) is not None
 

@@ -179,6 +179,7 @@ class Tracer:
     # -- conversion to concrete Python values
     def to_concrete(self, context: str) -> Any:
         """The concrete value behind this tracer, or raise ConcretizationTypeError."""
+        check_alive(self, f"by {context}")
         raise errors.ConcretizationTypeError(self.describe(), self._trace_context())
 
     def _trace_context(self) -> str:
@@ -196,12 +197,19 @@ class Tracer:
         return int(self._concrete_for("int()"))
 
     def __float__(self) -> float:
-        raise errors.ConcretizationTypeError(self.describe(), _scalar_conversion("float()")
-                                             + self._trace_context())
+        raise self.scalar_conversion_error("float()")
 
     def __complex__(self) -> complex:
-        raise errors.ConcretizationTypeError(self.describe(), _scalar_conversion("complex()")
-                                             + self._trace_context())
+        raise self.scalar_conversion_error("complex()")
+
+    def scalar_conversion_error(self, what: str) -> errors.FunctransError:
+        """The error for converting this value to a Python float or complex."""
+        if not self._trace.alive:
+            return errors.UnexpectedTracerError(self.describe(), f"by {what}")
+        # JAX refuses float() of every tracer, even one whose value is known (under
+        # grad): a Python number carries no derivative, so it would silently drop it
+        return errors.ConcretizationTypeError(self.describe(), _scalar_conversion(what)
+                                              + self._trace_context(), about_tracing=False)
 
     def __index__(self) -> int:
         return int(np.asarray(self._concrete_for("an index")).__index__())
@@ -228,8 +236,6 @@ class Tracer:
 
 
 def _scalar_conversion(what: str) -> str:
-    # JAX refuses float() of every tracer, even one whose value is known (under grad):
-    # a Python number carries no derivative, so the result would silently drop it
     return (f"It was converted with {what} (as math.* functions, numpy scalar constructors "
             "such as np.float64(), and .item() do). A Python number carries no derivative "
             "or batch, so the result would silently drop them: compute with "

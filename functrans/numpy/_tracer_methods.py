@@ -96,13 +96,21 @@ def _astype(self: Tracer, dtype: Any, copy: bool = False) -> Array:
 
 
 def _item(self: Tracer, *args: Any) -> Any:
-    """The element as a Python scalar (concrete values only)."""
+    """The element as a Python scalar (concrete integer or boolean values only)."""
+    _refuse_inexact(self, "item")
     return np.asarray(concrete(self, "item", "the array")).item(*args)
 
 
 def _tolist(self: Tracer) -> Any:
-    """The array as nested Python lists (concrete values only)."""
+    """The elements as Python scalars (concrete integer or boolean values only)."""
+    _refuse_inexact(self, "tolist")
     return np.asarray(concrete(self, "tolist", "the array")).tolist()
+
+
+def _refuse_inexact(self: Tracer, method: str) -> None:
+    # Python floats carry no derivative or batch: refused as float() is
+    if self.dtype.kind in "fc":
+        raise self.scalar_conversion_error(f".{method}()")
 
 
 def _flatten(self: Tracer, order: str = "C") -> Array:
