@@ -41,7 +41,7 @@ from functrans.primitives.reductions import reduce_sum
 from functrans.primitives.rules import move_bdim
 from functrans.primitives.tangent_space import add_tangents, instantiate_zeros
 from functrans.transforms.api_util import check_leaf, fun_name
-from functrans.transforms.jvp import jvp_flat
+from functrans.transforms.jvp import JVPTrace, jvp_flat
 from functrans.transforms.staging import hoist_tracer_consts, trace_to_jaxpr
 from functrans.transforms.vmap import vmap_flat
 from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
@@ -130,6 +130,57 @@ class _ArgSpec:
         return tuple(args)
 
 
+class _Outputs:
+    """The structure and types of a custom function's outputs: known from its traced
+    jaxpr, or, when the function itself is never traced, learned from the first
+    output of its rule (as JAX does under eager differentiation)."""
+
+    def __init__(self, tree: PyTreeDef | None = None,
+                 avals: list[ShapedArray] | None = None):
+        self.tree = tree
+        self.avals = avals
+
+    def check(self, flat: list[Any], tree: PyTreeDef, what: str) -> list[Any]:
+        """`flat` (with structure `tree`) conformed to the output types."""
+        if self.tree is None:
+            self.tree = tree
+            self.avals = [get_aval(x).strip_weak_type() for x in flat]
+        if tree != self.tree:
+            raise TypeError(f"{what} must produce outputs with the structure of the "
+                            f"function's output, {self.tree}; got {tree}")
+        return [_conform(x, a, f"{what}: output {i}")
+                for i, (x, a) in enumerate(zip(flat, self.avals))]
+
+
+def _rule_runs_now(operands: Sequence[Any]) -> bool:
+    """The current trace differentiates one of `operands`: binding the call runs the
+    custom rule at once, on the primal values (concrete under eager grad, jvp and
+    vjp), so the function itself is never needed and is not traced. JAX behaves so:
+    under eager differentiation the rule may use NumPy, SciPy and Python loops."""
+    tracers = [x for x in operands if isinstance(x, Tracer)]
+    trace: Any = core_trace.get_current_trace()
+    while trace is not None and not trace.stages_constants:
+        if any(x._trace is trace for x in tracers):  # the trace that processes the call
+            return isinstance(trace, JVPTrace)
+        trace = trace.parent  # a trace that owns no operand hands the call down
+    return False
+
+
+def _closes_over_tracers(fun: Callable[..., Any]) -> bool:
+    """`fun` holds a traced value in its closure: its bwd rule cannot give that value a
+    cotangent, which tracing the function detects (and reports)."""
+    cells = getattr(fun, "__closure__", None) or ()
+    return any(isinstance(leaf, Tracer) for cell in cells
+               for leaf in tree_flatten(_cell_contents(cell))[0])
+
+
+def _cell_contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # a cell not yet filled
+        return None
+
+
 def _untraced(args: tuple) -> bool:
     """No argument is traced by any transformation (outside every transformation,
     or called on known values inside a rule): the function is simply called.
@@ -186,12 +237,11 @@ def _is_float(aval: ShapedArray) -> bool:
 class _JVPRule:
     """The user's JVP rule as a function of flat operands and tangents."""
 
-    def __init__(self, rule: Callable[..., Any], spec: _ArgSpec, out_tree: PyTreeDef,
-                 out_avals: list[ShapedArray], symbolic_zeros: bool, name: str):
+    def __init__(self, rule: Callable[..., Any], spec: _ArgSpec, outputs: _Outputs,
+                 symbolic_zeros: bool, name: str):
         self.rule = rule
         self.spec = spec
-        self.out_tree = out_tree
-        self.out_avals = out_avals
+        self.outputs = outputs
         self.symbolic_zeros = symbolic_zeros
         self.name = name
 
@@ -209,14 +259,12 @@ class _JVPRule:
         primal_out, tangent_out = out
         p_flat, p_tree = tree_flatten(primal_out)
         t_flat, t_tree = tree_flatten(tangent_out)
-        if p_tree != self.out_tree or t_tree != self.out_tree:
+        p_flat = self.outputs.check(p_flat, p_tree, f"custom_jvp rule of {self.name} (primal)")
+        if t_tree != p_tree:
             raise TypeError(f"custom_jvp rule of {self.name} must produce primal and tangent "
-                            f"outputs with the structure of the function's output, "
-                            f"{self.out_tree}; got {p_tree} and {t_tree}")
-        p_flat = [_conform(p, a, f"custom_jvp rule of {self.name}: primal output {i}")
-                  for i, (p, a) in enumerate(zip(p_flat, self.out_avals))]
+                            f"outputs of the same structure; got {p_tree} and {t_tree}")
         t_out = [self._tangent_out(t, a, i) for i, (t, a)
-                 in enumerate(zip(t_flat, self.out_avals))]
+                 in enumerate(zip(t_flat, self.outputs.avals))]
         return p_flat, t_out
 
     def _tangent_in(self, t: Any) -> Any:
@@ -386,12 +434,15 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         if _untraced(args):
             return self.fun(*args)  # no argument carries a tangent: the rule plays no part
         spec = _ArgSpec(args, self.nondiff_argnums, what)
-        closed, hoisted, out_tree = _trace_call(self.fun, spec, name)
-        rule = _JVPRule(self.jvp, spec, out_tree, list(closed.out_avals), self.symbolic_zeros,
-                        name)
+        if _rule_runs_now(spec.operands):
+            closed, hoisted, outputs = None, [], _Outputs()
+        else:
+            closed, hoisted, out_tree = _trace_call(self.fun, spec, name)
+            outputs = _Outputs(out_tree, list(closed.out_avals))
+        rule = _JVPRule(self.jvp, spec, outputs, self.symbolic_zeros, name)
         outs = custom_jvp_call_p.bind(*hoisted, *spec.operands, call_jaxpr=closed, jvp=rule,
                                       num_consts=len(hoisted), name=name)
-        return tree_unflatten(out_tree, outs)
+        return tree_unflatten(outputs.tree, outs)
 
 
 def _all_symbolic_zero(tree: Any) -> bool:
@@ -423,12 +474,11 @@ def _tree_zeros_like(tree: Any) -> Any:
 class _FwdRule:
     """The user's ``fwd`` as a function of flat operands: (outputs, residuals, res tree)."""
 
-    def __init__(self, fwd: Callable[..., Any], spec: _ArgSpec, out_tree: PyTreeDef,
-                 out_avals: list[ShapedArray], name: str):
+    def __init__(self, fwd: Callable[..., Any], spec: _ArgSpec, outputs: _Outputs,
+                 name: str):
         self.fwd = fwd
         self.spec = spec
-        self.out_tree = out_tree
-        self.out_avals = out_avals
+        self.outputs = outputs
         self.name = name
 
     def __call__(self, operands: Sequence[Any]) -> tuple[list[Any], list[Any], PyTreeDef]:
@@ -438,12 +488,7 @@ class _FwdRule:
                             f"(primal_out, residuals), got {type(out).__name__}")
         primal_out, res = out
         p_flat, p_tree = tree_flatten(primal_out)
-        if p_tree != self.out_tree:
-            raise TypeError(f"custom_vjp fwd rule of {self.name} must produce a primal output "
-                            f"with the structure of the function's output, {self.out_tree}; "
-                            f"got {p_tree}")
-        p_flat = [_conform(p, a, f"custom_vjp fwd rule of {self.name}: primal output {i}")
-                  for i, (p, a) in enumerate(zip(p_flat, self.out_avals))]
+        p_flat = self.outputs.check(p_flat, p_tree, f"custom_vjp fwd rule of {self.name}")
         res_flat, res_tree = tree_flatten(res)
         for leaf in res_flat:
             check_leaf(leaf, f"custom_vjp fwd rule of {self.name}", "a residual")
@@ -454,14 +499,17 @@ class _BwdRule:
     """The user's ``bwd`` as a map (residuals, output cotangents) -> one
     cotangent per operand (``Zero`` where none flows)."""
 
-    def __init__(self, bwd: Callable[..., Any], spec: _ArgSpec, out_tree: PyTreeDef,
-                 in_avals: list[ShapedArray], out_avals: list[ShapedArray], name: str):
+    def __init__(self, bwd: Callable[..., Any], spec: _ArgSpec, outputs: _Outputs,
+                 in_avals: list[ShapedArray], name: str):
         self.bwd = bwd
         self.spec = spec
-        self.out_tree = out_tree
+        self.outputs = outputs  # learned by fwd, which runs first, if not known before
         self.in_avals = in_avals  # of the operands
-        self.out_avals = out_avals
         self.name = name
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return self.outputs.avals
 
     def __call__(self, res: Sequence[Any], res_tree: PyTreeDef, cts: Sequence[Any]
                  ) -> list[Any]:
@@ -469,7 +517,7 @@ class _BwdRule:
         n_nd = spec.num_nondiff
         nondiff, _ = spec.split(list(res[:n_nd]) + [None] * (len(self.in_avals) - n_nd))
         residuals = tree_unflatten(res_tree, res[n_nd:])
-        ct_tree = tree_unflatten(self.out_tree, [instantiate_zeros(c) for c in cts])
+        ct_tree = tree_unflatten(self.outputs.tree, [instantiate_zeros(c) for c in cts])
         out = self.bwd(*nondiff, residuals, ct_tree)
         n_diff = len(spec.diff)
         if not isinstance(out, (tuple, list)) or len(out) != n_diff:
@@ -741,14 +789,16 @@ class custom_vjp:  # noqa: N801  (JAX's name)
             raise AttributeError(f"No VJP defined for custom_vjp function {name} using "
                                  "defvjp.")
         args = _resolve_args(self.fun, args, kwargs, what)
-        if core_trace.get_current_trace() is core_trace.eval_trace:
-            return self.fun(*args)  # outside every transformation
+        if _untraced(args) and not _closes_over_tracers(self.fun):
+            return self.fun(*args)  # nothing is being transformed
         spec = _ArgSpec(args, self.nondiff_argnums, what)
-        closed, hoisted, out_tree = _trace_call(self.fun, spec, name)
-        out_avals = list(closed.out_avals)
-        fwd = _FwdRule(self.fwd, spec, out_tree, out_avals, name)
-        bwd = _BwdRule(self.bwd, spec, out_tree, [get_aval(x) for x in spec.operands],
-                       out_avals, name)
+        if _rule_runs_now(spec.operands):
+            closed, hoisted, outputs = None, [], _Outputs()
+        else:
+            closed, hoisted, out_tree = _trace_call(self.fun, spec, name)
+            outputs = _Outputs(out_tree, list(closed.out_avals))
+        fwd = _FwdRule(self.fwd, spec, outputs, name)
+        bwd = _BwdRule(self.bwd, spec, outputs, [get_aval(x) for x in spec.operands], name)
         outs = custom_vjp_call_p.bind(*hoisted, *spec.operands, call_jaxpr=closed, fwd=fwd,
                                       bwd=bwd, num_consts=len(hoisted), name=name)
-        return tree_unflatten(out_tree, outs)
+        return tree_unflatten(outputs.tree, outs)
