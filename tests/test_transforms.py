@@ -224,7 +224,7 @@ def test_jvp_of_pytrees_and_integer_inputs():
     def fn(d, n):
         return {"s": fnp.sin(d["x"]) * n, "n": n}
 
-    out, tangent = ft.jvp(fn, ({"x": 1.0}, 3), ({"x": 2.0}, 0))
+    out, tangent = ft.jvp(fn, ({"x": 1.0}, 3), ({"x": 2.0}, np.zeros((), ft.float0)))
     np.testing.assert_allclose(tangent["s"], 6 * np.cos(1.0))
     assert tangent["n"].dtype == ft.float0
 

@@ -10,7 +10,13 @@ import numpy as np
 
 from functrans import dtypes
 from functrans.core.trace import Tracer
-from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
+from functrans.tree_util import (
+    PyTreeDef,
+    keystr,
+    tree_flatten,
+    tree_flatten_with_path,
+    tree_unflatten,
+)
 
 
 def fun_name(f: Callable[..., Any]) -> str:
@@ -110,6 +116,25 @@ def flatten_args(args: Sequence[Any], kwargs: dict[str, Any] | None = None,
     for leaf in leaves:
         check_leaf(leaf, fname, "an argument")
     return leaves, tree
+
+
+def _leaf_path(tree: PyTreeDef, index: int) -> tuple[Any, ...]:
+    skeleton = tree_unflatten(tree, range(tree.num_leaves))
+    paths, _ = tree_flatten_with_path(skeleton)
+    return paths[index][0]
+
+
+def argument_name(in_tree: PyTreeDef, index: int, args: str = "args") -> str:
+    """How an error message names flat leaf `index` of an ``(args, kwargs)`` tree:
+    ``args[0]['w']`` or ``kwargs['scale']`` (`args` renames the positional part)."""
+    path = _leaf_path(in_tree, index)
+    return (args if path[0] == 0 else "kwargs") + keystr(path[1:])
+
+
+def output_name(out_tree: PyTreeDef, index: int) -> str:
+    """How an error message names flat output `index`: ``output[1]['w']``, or
+    ``output`` when the function returns a single array."""
+    return "output" + keystr(_leaf_path(out_tree, index))
 
 
 def normalize_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> tuple[int, ...]:

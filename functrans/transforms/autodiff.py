@@ -9,12 +9,16 @@ from typing import Any
 import numpy as np
 
 from functrans import dtypes
+from functrans.compile.passes import inline_calls
+from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
-from functrans.core.ir import ClosedJaxpr, Jaxpr
+from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, eval_jaxpr
 from functrans.core.zeros import UndefinedPrimal, Zero
+from functrans.primitives import elementwise, indexing, products
 from functrans.primitives.tangent_space import instantiate_zeros
 from functrans.transforms.api_util import (
     FlatFun,
+    argument_name,
     flatten_args,
     fun_name,
     normalize_argnums,
@@ -23,6 +27,7 @@ from functrans.transforms.api_util import (
 )
 from functrans.transforms.jvp import _aux_fun
 from functrans.transforms.linearize import LinearFunction, linearize_flat
+from functrans.transforms.staging import JaxprTrace, trace_to_jaxpr
 from functrans.transforms.transpose import backward_pass
 from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
@@ -62,35 +67,38 @@ class VJPFunction:
         if ct_tree != self.out_tree:
             raise TypeError(f"vjp of {self.name}: the cotangent must have the structure of "
                             f"the function's output, {self.out_tree}; got {ct_tree}")
-        cts = [self._check_ct(ct, a, i) for i, (ct, a) in enumerate(zip(flat_ct,
-                                                                       self.out_avals))]
+        cts = [_check_cotangent(ct, a, f"vjp of {self.name}", i)
+               for i, (ct, a) in enumerate(zip(flat_ct, self.out_avals))]
         cts_in = _transpose_linear(self.linear, cts)
         out = [_instantiate_like(ct, a) for ct, a in zip(cts_in, self.primal_avals)]
         args, _ = tree_unflatten(self.in_tree, outputs(out, flat_ct))
         return args
 
-    def _check_ct(self, ct: Any, primal_aval: ShapedArray, i: int) -> Any:
-        if type(ct) is Zero:
-            return ct
-        if dtypes.is_python_scalar(ct):
-            ct = np.asarray(ct, primal_aval.dtype if dtypes.is_float(primal_aval.dtype)
-                            else None)
-        ct_aval = get_aval(ct)
-        expected = primal_aval.to_tangent_aval()
-        if ct_aval.shape != expected.shape:
-            raise ValueError(f"vjp of {self.name}: cotangent {i} has shape {ct_aval.shape} "
-                             f"and dtype {ct_aval.dtype}, but the output it pairs with has "
-                             f"shape {expected.shape} and dtype {expected.dtype}")
-        if expected.dtype == dtypes.float0:
-            return Zero(expected)
-        if ct_aval.dtype != expected.dtype:
-            if ct_aval.weak_type and dtypes.is_float(ct_aval.dtype):
-                return np.asarray(ct, expected.dtype)
-            raise TypeError(f"vjp of {self.name}: cotangent {i} has dtype {ct_aval.dtype} "
-                            f"and shape {ct_aval.shape}, but the output it pairs with has "
-                            f"dtype {expected.dtype} and shape {expected.shape}; cast it "
-                            f"with .astype({expected.dtype})")
+
+def _check_cotangent(ct: Any, primal_aval: ShapedArray, fname: str, i: int) -> Any:
+    """Cotangent `i` as the backward pass takes it (a Python float cast to the
+    output's dtype, a symbolic Zero for an integer output), or a typed error."""
+    if type(ct) is Zero:
         return ct
+    if dtypes.is_python_scalar(ct):
+        ct = np.asarray(ct, primal_aval.dtype if dtypes.is_float(primal_aval.dtype)
+                        else None)
+    ct_aval = get_aval(ct)
+    expected = primal_aval.to_tangent_aval()
+    if ct_aval.shape != expected.shape:
+        raise ValueError(f"{fname}: cotangent {i} has shape {ct_aval.shape} and dtype "
+                         f"{ct_aval.dtype}, but the output it pairs with has shape "
+                         f"{expected.shape} and dtype {expected.dtype}")
+    if expected.dtype == dtypes.float0:
+        return Zero(expected)
+    if ct_aval.dtype != expected.dtype:
+        if ct_aval.weak_type and dtypes.is_float(ct_aval.dtype):
+            return np.asarray(ct, expected.dtype)
+        raise TypeError(f"{fname}: cotangent {i} has dtype {ct_aval.dtype} and shape "
+                        f"{ct_aval.shape}, but the output it pairs with has dtype "
+                        f"{expected.dtype} and shape {expected.shape}; cast it with "
+                        f".astype({expected.dtype})")
+    return ct
 
 
 def _instantiate_like(ct: Any, primal_aval: ShapedArray) -> Any:
@@ -215,24 +223,135 @@ def _check_scalar_output(leaves: list[Any], tree: PyTreeDef, name: str) -> Shape
 
 def linear_transpose(fun: Callable[..., Any], *primals: Any) -> Callable[..., Any]:
     """The transpose of the linear function `fun`, at arguments shaped like
-    `primals`, as ``jax.linear_transpose``."""
+    `primals`, as ``jax.linear_transpose``: `fun` is traced with its arguments
+    unknown, checked to be linear in them, and its jaxpr transposed once."""
     name = fun_name(fun)
-    flat, in_tree = flatten_args(primals, None, f"linear_transpose of {name}")
+    fname = f"linear_transpose of {name}"
+    flat, in_tree = flatten_args(primals, None, fname)
     flat_fun = FlatFun(fun, in_tree, name)
-    _, linear = linearize_flat(flat_fun, [np.zeros(get_aval(x).shape, get_aval(x).dtype)
-                                          for x in flat])
+    in_avals = [get_aval(x).strip_weak_type() for x in flat]
+    closed = _trace_linear_part(flat_fun, in_avals, name)
+    _check_linear(closed.jaxpr, in_tree, fname)
     out_tree = flat_fun.out_tree
-    avals = [get_aval(x) for x in flat]
+    out_avals = closed.out_avals
+    backward = _transpose_jaxpr(closed, fname)
 
     def transposed(*cts: Any) -> tuple[Any, ...]:
         ct = cts[0] if len(cts) == 1 else cts
         flat_ct, ct_tree = tree_flatten(ct)
         if ct_tree != out_tree:
-            raise TypeError(f"linear_transpose of {name}: cotangent structure {ct_tree} does "
-                            f"not match the output structure {out_tree}")
-        cts_in = _transpose_linear(linear, flat_ct)
-        args, _ = tree_unflatten(in_tree, outputs((_instantiate_like(c, a)
-                                                   for c, a in zip(cts_in, avals)), flat_ct))
+            raise TypeError(f"{fname}: cotangent structure {ct_tree} does not match the "
+                            f"output structure {out_tree}")
+        checked = [_check_cotangent(c, a, fname, i)
+                   for i, (c, a) in enumerate(zip(flat_ct, out_avals))]
+        float_cts = [_instantiate_like(c, a)
+                     for c, a in zip(checked, out_avals) if dtypes.is_float(a.dtype)]
+        float_outs = iter(eval_jaxpr(backward.jaxpr, backward.consts, *float_cts))
+        cts_in = [next(float_outs) if dtypes.is_float(a.dtype) else _instantiate_like(Zero(a), a)
+                  for a in in_avals]
+        # a constant of the transposed jaxpr may come back as is: it must not be shared
+        owned = outputs(cts_in, list(flat_ct) + list(backward.consts))
+        args, _ = tree_unflatten(in_tree, owned)
         return args
 
     return transposed
+
+
+def _trace_linear_part(flat_fun: FlatFun, in_avals: list[ShapedArray], name: str
+                       ) -> ClosedJaxpr:
+    """The jaxpr of what `flat_fun` computes from its arguments, all unknown (as
+    JAX's linear_transpose traces): what needs none of them runs now and becomes
+    constants, higher-order primitives are split the same way (a loop counter
+    runs now), and calls (jit) are inlined so that the check sees every equation."""
+    trace = JaxprTrace(core_trace.get_current_trace(), stage_all=False, name=name,
+                       purpose="linear_transpose")
+    in_tracers = [trace.new_arg(a) for a in in_avals]
+    with core_trace.gc_paused(), core_trace.new_trace(trace), np.errstate(all="ignore"):
+        outs = flat_fun(*in_tracers)
+    return inline_calls(trace.to_jaxpr(in_tracers, outs))
+
+
+# Primitives linear in each operand separately (a product): at most one operand may
+# depend on the arguments.
+_BILINEAR = frozenset([elementwise.mul_p, products.dot_general_p])
+# Primitives linear in one operand only (div's numerator, scatter_mul's operand): its
+# position.
+_LINEAR_OPERAND = {elementwise.div_p: 0, indexing.scatter_mul_p: 0}
+
+
+def _check_linear(jaxpr: Jaxpr, in_tree: PyTreeDef, fname: str) -> None:
+    """Raise a TypeError at the first equation that is not linear in the values
+    computed from the arguments (the invars); the others are constants."""
+    source: dict[Var, int] = {v: i for i, v in enumerate(jaxpr.invars)}  # -> argument
+    for eqn in jaxpr.eqns:
+        depends = [type(v) is Var and v in source for v in eqn.invars]
+        if not any(depends):
+            continue
+        arg = source[next(v for v, d in zip(eqn.invars, depends) if d)]
+        problem = _nonlinearity(eqn, depends)
+        if problem is not None:
+            raise TypeError(
+                f"{fname}: Linearity check failed: {problem} (applied to a value computed "
+                f"from the argument {argument_name(in_tree, arg)}). linear_transpose "
+                "needs a function linear in all its arguments: sums, negation, products "
+                "and quotients with constants, dot products with constants, reshapes, "
+                "indexing with constant indices, sums over axes. Close over arguments it "
+                "is not linear in (functools.partial), or use vjp for the transpose of "
+                "the derivative of a non-linear function.")
+        source.update((v, arg) for v in eqn.outvars)
+
+
+def _nonlinearity(eqn: JaxprEqn, depends: Sequence[bool]) -> str | None:
+    """Why `eqn` is not linear in its operands marked in `depends`, or None."""
+    prim = eqn.primitive
+    for v, d in zip(eqn.invars, depends):
+        if d and not dtypes.is_float(v.aval.dtype):
+            return (f"'{prim}' reads an operand of type {v.aval.str_short()}, and integer "
+                    "or boolean values are not linear quantities")
+    if prim.transpose is None:
+        return f"'{prim}' is not linear: it has no transpose rule"
+    if prim in _BILINEAR and sum(depends) > 1:
+        return f"'{prim}' multiplies two values that both depend on the arguments"
+    position = _LINEAR_OPERAND.get(prim)
+    if position is not None:
+        for i, d in enumerate(depends):
+            if d and i != position:
+                return (f"'{prim}' is linear only in its operand {position}, and its "
+                        f"operand {i} depends on the arguments")
+    elif not (prim.linear or _has_jaxpr_param(eqn)):
+        return f"'{prim}' is not linear"
+    out = eqn.outvars[0].aval
+    if not prim.multiple_results and not dtypes.is_float(out.dtype):
+        return (f"'{prim}' gives a {out.str_short()} result, and integer or boolean "
+                "values are not linear quantities")
+    return None
+
+
+def _has_jaxpr_param(eqn: JaxprEqn) -> bool:
+    """Higher-order primitives (cond, scan, checkpoint) with a transpose rule: their
+    rule transposes their jaxprs, which fails on a non-linear body."""
+    return any(isinstance(p, ClosedJaxpr) or (isinstance(p, tuple) and p
+                                               and isinstance(p[0], ClosedJaxpr))
+               for p in eqn.params.values())
+
+
+def _transpose_jaxpr(closed: ClosedJaxpr, fname: str) -> ClosedJaxpr:
+    """The jaxpr (cotangents of the float outputs) -> (cotangents of the float
+    inputs) of the linear `closed`, its inputs taken as linear."""
+    in_avals, out_avals = closed.in_avals, closed.out_avals
+    float_out_avals = [a for a in out_avals if dtypes.is_float(a.dtype)]
+
+    def backward(*float_cts: Any) -> list[Any]:
+        it = iter(float_cts)
+        cts = [next(it) if dtypes.is_float(a.dtype) else Zero(a.to_tangent_aval())
+               for a in out_avals]
+        with np.errstate(all="ignore"):
+            cts_in = backward_pass(closed.jaxpr, closed.consts,
+                                   [UndefinedPrimal(a) for a in in_avals], cts)
+        return [instantiate_zeros(c) for c, a in zip(cts_in, in_avals)
+                if dtypes.is_float(a.dtype)]
+
+    try:
+        return trace_to_jaxpr(backward, float_out_avals, fname, "linear_transpose")
+    except TypeError as e:  # a transpose rule met a non-linear use (inside a cond...)
+        raise TypeError(f"{fname}: Linearity check failed while transposing: {e}") from e

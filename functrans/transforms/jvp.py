@@ -18,9 +18,16 @@ from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.primitive import missing_transformation_error
 from functrans.core.trace import Trace, Tracer, check_alive
 from functrans.core.zeros import Zero
+from functrans.primitives.elementwise import convert_element_type
 from functrans.primitives.tangent_space import instantiate_zeros
-from functrans.transforms.api_util import FlatFun, flatten_args, outputs
-from functrans.tree_util import tree_flatten, tree_unflatten
+from functrans.transforms.api_util import (
+    FlatFun,
+    argument_name,
+    check_leaf,
+    flatten_args,
+    outputs,
+)
+from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 
 class JVPTracer(Tracer):
@@ -129,7 +136,8 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     if tangent_tree != in_tree:
         raise TypeError(f"jvp: primal and tangent arguments must have the same tree "
                         f"structure; got {in_tree} and {tangent_tree}")
-    tangents_in = [_check_tangent(p, t, name) for p, t in zip(flat_primals, flat_tangents)]
+    tangents_in = [check_tangent(get_aval(p), t, f"jvp of {name}", in_tree, i)
+                   for i, (p, t) in enumerate(zip(flat_primals, flat_tangents))]
     flat_fun = FlatFun(_aux_fun(fun, has_aux), in_tree, name)
     out_primals, out_tangents = jvp_flat(flat_fun, flat_primals, tangents_in)
     # the caller's: no result shares memory with an argument or another result
@@ -158,19 +166,54 @@ def _aux_fun(fun: Callable[..., Any], has_aux: bool) -> Callable[..., Any]:
     return checked
 
 
-def _check_tangent(primal: Any, tangent: Any, name: str) -> Any:
-    p_aval = get_aval(primal)
-    if not dtypes.is_float(p_aval.dtype):
-        return Zero(p_aval.to_tangent_aval())  # integers carry no tangent
-    t_aval = get_aval(tangent)
-    if t_aval.shape != p_aval.shape:
-        raise ValueError(f"jvp of {name}: a tangent of shape {t_aval.shape} was given for a "
-                         f"primal of shape {p_aval.shape}; each tangent must have its "
-                         "primal's shape")
-    if t_aval.dtype != p_aval.dtype and not t_aval.weak_type:
-        raise TypeError(f"jvp of {name}: a tangent of dtype {t_aval.dtype} was given for a "
-                        f"primal of dtype {p_aval.dtype}; tangent dtypes must match (cast "
-                        f"with .astype({p_aval.dtype}))")
-    if t_aval.weak_type and not p_aval.weak_type:
-        return np.asarray(tangent, p_aval.dtype)
-    return tangent
+def check_tangent(primal_aval: ShapedArray, tangent: Any, fname: str,
+                  in_tree: PyTreeDef, index: int) -> Any:
+    """The tangent for flat argument `index` as the transformations use it (a
+    weakly-typed float cast to the primal's dtype; a symbolic ``Zero`` for an
+    integer or boolean primal), or a TypeError/ValueError naming `fname`, the
+    argument, and what it should be: JAX's rules for ``jvp`` tangents."""
+    try:
+        t_aval = get_aval(tangent)
+    except TypeError:  # not an array: say which argument, as for primals
+        check_leaf(tangent, fname, f"the tangent {argument_name(in_tree, index, 'tangents')}")
+        raise
+    expected = primal_aval.to_tangent_aval()
+    if t_aval.shape != expected.shape:
+        raise ValueError(f"{fname}: the tangent {argument_name(in_tree, index, 'tangents')} "
+                         f"has shape {t_aval.shape}, but its primal has shape "
+                         f"{primal_aval.shape}; each tangent must have its primal's shape")
+    if expected.dtype == dtypes.float0:
+        if t_aval.dtype != dtypes.float0:
+            raise _tangent_dtype_error(primal_aval, t_aval, fname, in_tree, index)
+        return Zero(expected)  # integers carry no tangent
+    if t_aval.dtype == expected.dtype and t_aval.weak_type <= primal_aval.weak_type:
+        return tangent
+    if t_aval.weak_type and _weak_float_fits(t_aval, expected):
+        return convert_element_type(tangent, expected.dtype)
+    raise _tangent_dtype_error(primal_aval, t_aval, fname, in_tree, index)
+
+
+def _weak_float_fits(t_aval: ShapedArray, expected: ShapedArray) -> bool:
+    """A Python float (or weakly-typed float tangent) may stand for a tangent of
+    `expected`'s dtype when promoting them keeps that dtype, as in arithmetic."""
+    return (dtypes.is_float(t_aval.dtype)
+            and dtypes.result_type(t_aval, expected) == expected.dtype)
+
+
+def _tangent_dtype_error(primal_aval: ShapedArray, t_aval: ShapedArray, fname: str,
+                         in_tree: PyTreeDef, index: int) -> TypeError:
+    expected = primal_aval.to_tangent_aval().dtype
+    if expected == dtypes.float0:
+        expected_name = "float0"
+        fix = (f"pass np.zeros({primal_aval.shape}, functrans.dtypes.float0) (integer and "
+               "boolean values carry no tangent)")
+    else:
+        expected_name = str(expected)
+        fix = f"cast the tangent with .astype({expected})"
+    weak = " (weakly typed)" if t_aval.weak_type else ""
+    return TypeError(
+        f"{fname}: primal and tangent arguments do not match; dtypes must be equal, or in "
+        "case of int/bool primal dtype the tangent dtype must be float0. Got primal dtype "
+        f"{primal_aval.dtype} for {argument_name(in_tree, index, 'primals')} and so "
+        f"expected tangent dtype {expected_name}, but got tangent dtype {t_aval.dtype}"
+        f"{weak} instead; {fix}.")

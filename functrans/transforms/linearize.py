@@ -25,7 +25,7 @@ from functrans.core.trace import Trace, Tracer
 from functrans.core.zeros import Zero
 from functrans.primitives.tangent_space import instantiate_zeros
 from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, outputs
-from functrans.transforms.jvp import JVPTrace
+from functrans.transforms.jvp import JVPTrace, check_tangent
 from functrans.transforms.staging import JaxprTrace, StagedTracer
 from functrans.tree_util import tree_flatten, tree_unflatten
 
@@ -139,17 +139,17 @@ def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[...
     flat_fun = FlatFun(fun, in_tree, name)
     out_primals, linear = linearize_flat(flat_fun, flat)
     out_tree = flat_fun.out_tree
+    primal_avals = [get_aval(p) for p in flat]
+    fname = f"linearized {name}"
 
     def f_jvp(*tangents: Any) -> Any:
         flat_t, t_tree = tree_flatten((tangents, {}))
         if t_tree != in_tree:
-            raise TypeError(f"linearized {name}: tangents must have the structure of the "
-                            f"primals, {in_tree}; got {t_tree}")
-        for t, a in zip(flat_t, linear.in_avals):
-            if get_aval(t).shape != a.shape:
-                raise ValueError(f"linearized {name}: tangent of shape {get_aval(t).shape} "
-                                 f"for a primal of shape {a.shape}")
-        outs = outputs((instantiate_zeros(t) for t in linear(*flat_t)), flat_t)
+            raise TypeError(f"{fname}: tangents must have the structure of the primals, "
+                            f"{in_tree}; got {t_tree}")
+        checked = [check_tangent(a, t, fname, in_tree, i)
+                   for i, (a, t) in enumerate(zip(primal_avals, flat_t))]
+        outs = outputs((instantiate_zeros(t) for t in linear(*checked)), flat_t)
         return tree_unflatten(out_tree, outs)
 
     return tree_unflatten(out_tree, outputs(out_primals, flat)), f_jvp

@@ -13,7 +13,14 @@ from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.primitive import missing_transformation_error
 from functrans.core.trace import Trace, Tracer, check_alive
 from functrans.primitives.rules import move_bdim
-from functrans.transforms.api_util import FlatFun, check_leaf, fun_name, outputs
+from functrans.transforms.api_util import (
+    FlatFun,
+    argument_name,
+    check_leaf,
+    fun_name,
+    output_name,
+    outputs,
+)
 from functrans.tree_util import PyTreeDef, _node_type, tree_flatten, tree_unflatten
 
 
@@ -93,22 +100,39 @@ def vmap_flat(f: Callable[..., Sequence[Any]], args: Sequence[Any],
     with core_trace.new_trace(trace), np.errstate(all="ignore"):
         outs = f(*tracers)
     vals_dims = [trace.to_val_dim(o) for o in outs]
+    vals, dims = [v for v, _ in vals_dims], [d for _, d in vals_dims]
     if callable(out_dims):
         out_dims = out_dims()
     if out_dims is None:
-        return [v for v, _ in vals_dims], [d for _, d in vals_dims]
+        return vals, dims
+    moved = _move_to_out_axes(vals, dims, out_dims, axis_size, lambda i: f"vmap: output {i}")
+    return moved, list(out_dims)
+
+
+def _move_to_out_axes(vals: Sequence[Any], dims: Sequence[int | None],
+                     out_axes: Sequence[int | None], axis_size: int,
+                     describe: Callable[[int], str]) -> list[Any]:
+    """Each batched value `vals[i]` (batch axis `dims[i]`, None if unbatched) with
+    its batch axis moved to `out_axes[i]`; `describe(i)` names output i in errors."""
     results = []
-    for (v, d), od in zip(vals_dims, out_dims):
+    for i, (v, d, od) in enumerate(zip(vals, dims, out_axes)):
         if od is None:
             if d is not None:
-                raise ValueError("vmap has out_axes=None for an output that depends on the "
+                raise ValueError(f"{describe(i)} has out_axes=None but depends on the "
                                  "mapped inputs (it differs across the batch); give it an "
                                  "integer out_axes")
             results.append(v)
-        else:
-            ndim = get_aval(v).ndim + (1 if d is None else 0)
-            results.append(move_bdim(v, d, od % ndim, axis_size))
-    return results, list(out_dims)
+            continue
+        shape = get_aval(v).shape
+        if d is not None:
+            shape = shape[:d] + shape[d + 1:]
+        rank = len(shape) + 1  # with the batch axis
+        if not -rank <= od < rank:
+            raise ValueError(f"{describe(i)} has shape {shape} per batch element, so with "
+                             f"the batch axis its rank is {rank}, and out_axes={od} is out "
+                             f"of range: it must be between {-rank} and {rank - 1}")
+        results.append(move_bdim(v, d, od % rank, axis_size))
+    return results
 
 
 def _flat_axes(spec: Any, tree: PyTreeDef, what: str, fname: str) -> list[int | None]:
@@ -148,47 +172,57 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
          axis_size: int | None = None) -> Callable[..., Any]:
     """Vectorise `fun` over a leading (or `in_axes`) batch axis, as ``jax.vmap``."""
     name = fun_name(fun)
-    if isinstance(in_axes, list) and not isinstance(in_axes, tuple):
+    if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
 
     def batched(*args: Any, **kwargs: Any) -> Any:
         flat, in_tree = tree_flatten((args, kwargs))
         for x in flat:
             check_leaf(x, f"vmap of {name}", "an argument")
-        spec = in_axes
-        if isinstance(spec, tuple) and len(spec) != len(args):
-            raise ValueError(f"vmap of {name}: in_axes has {len(spec)} entries but the "
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise ValueError(f"vmap of {name}: in_axes has {len(in_axes)} entries but the "
                              f"function was called with {len(args)} positional arguments")
-        axes = _flat_axes((spec, 0), in_tree, "in_axes", name)
-        dims = []
-        size = axis_size
-        for x, ax in zip(flat, axes):
-            if ax is None:
-                dims.append(None)
-                continue
-            shape = get_aval(x).shape
-            if not -len(shape) <= ax < max(len(shape), 1):
-                raise ValueError(f"vmap of {name}: in_axes={ax} is out of range for an "
-                                 f"argument of shape {shape}")
-            ax %= len(shape)
-            if size is None:
-                size = shape[ax]
-            elif shape[ax] != size:
-                raise ValueError(f"vmap of {name}: mapped axes have different sizes: an "
-                                 f"argument of shape {shape} has size {shape[ax]} along "
-                                 f"axis {ax}, expected {size}")
-            dims.append(ax)
-        if size is None:
-            raise ValueError(f"vmap of {name}: no argument is mapped (all in_axes are None) "
-                             "and axis_size was not given")
+        axes = _flat_axes((in_axes, 0), in_tree, "in_axes", name)
+        dims, size = _mapped_dims(flat, axes, in_tree, axis_size, name)
         flat_fun = FlatFun(fun, in_tree, name)
-
-        def flat_out_axes() -> list[int | None]:
-            return _flat_axes(out_axes, flat_fun.out_tree, "out_axes", name)
-
-        outs, _ = vmap_flat(flat_fun, flat, dims, flat_out_axes, size)
-        return tree_unflatten(flat_fun.out_tree, outputs(outs, flat))
+        outs, out_dims = vmap_flat(flat_fun, flat, dims, None, size)
+        out_tree = flat_fun.out_tree
+        moved = _move_to_out_axes(outs, out_dims,
+                                 _flat_axes(out_axes, out_tree, "out_axes", name), size,
+                                 lambda i: f"vmap of {name}: {output_name(out_tree, i)}")
+        return tree_unflatten(out_tree, outputs(moved, flat))
 
     batched.__name__ = f"vmap({name})"
     batched.__wrapped__ = fun  # type: ignore[attr-defined]
     return batched
+
+
+def _mapped_dims(flat: Sequence[Any], axes: Sequence[int | None], in_tree: PyTreeDef,
+                 axis_size: int | None, name: str) -> tuple[list[int | None], int]:
+    """The batch axis of each flat argument (negative `axes` count from the end)
+    and the common size of those axes."""
+    dims: list[int | None] = []
+    size = axis_size
+    for i, (x, ax) in enumerate(zip(flat, axes)):
+        if ax is None:
+            dims.append(None)
+            continue
+        shape = get_aval(x).shape
+        if not -len(shape) <= ax < len(shape):
+            min_rank = ax + 1 if ax >= 0 else -ax
+            raise ValueError(f"vmap of {name} was requested to map its argument "
+                             f"{argument_name(in_tree, i)} along axis {ax}, which implies "
+                             f"that its rank should be at least {min_rank}, but is only "
+                             f"{len(shape)} (its shape is {shape})")
+        ax %= len(shape)
+        if size is None:
+            size = shape[ax]
+        elif shape[ax] != size:
+            raise ValueError(f"vmap of {name}: mapped axes have different sizes: argument "
+                             f"{argument_name(in_tree, i)} of shape {shape} has size "
+                             f"{shape[ax]} along axis {ax}, expected {size}")
+        dims.append(ax)
+    if size is None:
+        raise ValueError(f"vmap of {name}: no argument is mapped (all in_axes are None) "
+                         "and axis_size was not given")
+    return dims, size
