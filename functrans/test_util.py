@@ -11,6 +11,12 @@ Finite differences are computed in the arguments' own dtype, so float32
 arguments get a larger step and looser default tolerances. A failed check
 raises ``AssertionError`` naming the mode, the dtype and both values.
 
+The checks differentiate with respect to every argument, so ``args`` is a
+tuple (or list) of arguments whose leaves are all floating or complex: an
+integer argument would be held fixed and its derivative silently left
+unchecked, so the checks raise ``TypeError`` for it instead (close over an
+argument that should stay fixed).
+
 The small vector-space helpers (``rand_like``, ``inner_prod``, ``tree_add``,
 ``tree_sub``, ``tree_scale``) treat a pytree of arrays as one vector; integer
 and boolean leaves are not part of the space (their tangents are ``float0``).
@@ -24,10 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from functrans import dtypes, errors
-from functrans.transforms.autodiff import vjp
-from functrans.transforms.jvp import jvp
-from functrans.tree_util import tree_flatten, tree_leaves, tree_map
+from functrans import dtypes, errors, jvp, vjp
+from functrans.tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map
 
 __all__ = ["check_grads", "check_jvp", "check_vjp", "check_close", "numerical_jvp",
            "rand_like", "inner_prod", "tree_add", "tree_sub", "tree_scale",
@@ -235,6 +239,47 @@ def numerical_jvp(f: Callable[..., Any], args: Sequence[Any], tangents: Sequence
     return tree_map(difference, shifted(1.0), shifted(-1.0))
 
 
+# ------------------------------------------------------------------ argument validation
+
+def _checked_args(args: Any, fname: str, call: str) -> tuple:
+    """`args` as a tuple, after making sure every argument can be differentiated:
+    the checks perturb every argument, and an integer one would be held fixed,
+    its derivative silently unchecked. `call` shows a correct call of `fname`."""
+    if not isinstance(args, (tuple, list)):
+        raise TypeError(
+            f"{fname}: args must be a tuple or list of the arguments of f, e.g. {call} for "
+            f"a function of one argument x; got a {type(args).__name__}"
+            f"{_shape_note(args)}")
+    if not tree_leaves(args):
+        raise TypeError(f"{fname}: args {args!r} hold no arrays, so there is no derivative "
+                        "to check")
+    for index, arg in enumerate(args):
+        for path, leaf in tree_flatten_with_path(arg)[0]:
+            if not _is_vector_leaf(leaf):
+                raise _not_float_error(fname, index, path, leaf)
+    return tuple(args)
+
+
+def _not_float_error(fname: str, index: int, path: tuple, leaf: Any) -> TypeError:
+    where = f"argument {index}" + (f" (at {keystr(path)})" if path else "")
+    return TypeError(
+        f"{fname}: {where} {_describe(leaf)}, but {fname} needs floating (or complex) "
+        "inputs: it checks the derivative with respect to every argument. Cast it "
+        "(x.astype(float), or float(n) for a Python int), or close over an argument that "
+        "stays fixed: pass lambda x: f(x, n) and (x,) instead of f and (x, n)")
+
+
+def _shape_note(args: Any) -> str:
+    shape = getattr(args, "shape", None)
+    return f" of shape {shape}" if shape is not None else ""
+
+
+def _describe(leaf: Any) -> str:
+    if isinstance(leaf, (bool, int, float, complex)):
+        return f"is a Python {type(leaf).__name__}"
+    return f"has dtype {_dtype_of(leaf)}"
+
+
 # ------------------------------------------------------------------ the checks
 
 def check_jvp(f: Callable[..., Any], f_jvp: Callable[..., Any], args: Sequence[Any],
@@ -242,7 +287,7 @@ def check_jvp(f: Callable[..., Any], f_jvp: Callable[..., Any], args: Sequence[A
               err_msg: str = "") -> None:
     """Check ``f_jvp(primals, tangents)`` (e.g. ``partial(jvp, f)``) against
     ``f`` and a central finite difference, in a random tangent direction."""
-    args = tuple(args)
+    args = _checked_args(args, "check_jvp", "check_jvp(f, f_jvp, (x,))")
     what = err_msg or "JVP"
     tangent = rand_like(np.random.default_rng(0), args)
     out, tangent_out = f_jvp(args, tangent)
@@ -259,7 +304,7 @@ def check_vjp(f: Callable[..., Any], f_vjp: Callable[..., Any], args: Sequence[A
     """Check ``f_vjp(*args) -> (out, vjp_fun)`` (e.g. ``partial(vjp, f)``) by the
     dot-product test ``<v, J u> = <J^T v, u>`` for random u, v, with ``J u`` from
     the JVP of `f` and from a finite difference."""
-    args = tuple(args)
+    args = _checked_args(args, "check_vjp", "check_vjp(f, f_vjp, (x,))")
     what = err_msg or "VJP"
     rng = np.random.default_rng(1)
     out, vjp_fun = f_vjp(*args)
@@ -294,7 +339,9 @@ def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int,
     of ``(primals, tangents)``) and/or ``"rev"`` (``check_vjp``, recursing on
     ``x -> vjp(f, x)(f(x))``). `atol`/`rtol` are a number or a ``{dtype: tol}``
     dict; `eps` is the finite-difference step (default from the argument dtype).
+    `args` is a tuple or list of arguments, all floating or complex.
     """
+    args = _checked_args(args, "check_grads", "check_grads(f, (x,), order=1)")
     if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
         raise ValueError(f"check_grads: order must be an integer >= 1, got {order!r}")
     if isinstance(modes, str):
@@ -318,7 +365,7 @@ def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int,
             if order > 1:
                 check(_vjp_of_output(f), args, order - 1, what)
 
-    check(f, tuple(args), int(order), "")
+    check(f, args, int(order), "")
 
 
 def _vjp_of_output(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,15 +1,17 @@
 """Pytrees: nested containers of arrays that every transformation accepts.
 
 Containers are tuples, lists, dicts (flattened in sorted-key order, as JAX
-does), ``None`` (an empty subtree), namedtuples, and any type registered with
-:func:`register_pytree_node`, :func:`register_pytree_node_class` or
-:func:`register_dataclass`. Everything else is a leaf.
+does, so their keys must be mutually orderable), ``None`` (an empty subtree),
+namedtuples, and any type registered with :func:`register_pytree_node`,
+:func:`register_pytree_node_class` or :func:`register_dataclass`. Everything
+else is a leaf. Nesting depth is limited by memory, not by the recursion limit.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable, Iterable
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 __all__ = ["PyTreeDef", "tree_flatten", "tree_unflatten", "tree_leaves", "tree_structure",
@@ -66,8 +68,23 @@ def register_dataclass(cls: type, data_fields: list[str] | None = None,
 
 
 def _dict_flatten(d: dict) -> tuple[list[Any], tuple[Any, ...]]:
-    keys = tuple(sorted(d))
+    keys = _sorted_keys(d)
     return [d[k] for k in keys], keys
+
+
+def _sorted_keys(d: dict) -> tuple[Any, ...]:
+    """The keys of `d` in sorted order, which makes equal dicts flatten alike whatever
+    their insertion order. Like JAX, refuse keys that cannot be ordered rather than
+    fall back to an order that would differ between equal dicts."""
+    try:
+        return tuple(sorted(d))
+    except TypeError as e:
+        kinds = ", ".join(sorted({type(k).__name__ for k in d}))
+        raise ValueError(
+            f"tree_flatten: cannot sort the keys of a dict (key types: {kinds}): {e}. "
+            "Pytrees flatten dicts in sorted-key order, as JAX does, so a dict's keys must "
+            "be mutually orderable: use keys of one orderable type (e.g. all str or all "
+            "int), or register a custom container with register_pytree_node.") from e
 
 
 def _dict_unflatten(keys: tuple[Any, ...], children: Iterable[Any]) -> dict:
@@ -88,58 +105,138 @@ def _node_type(x: Any) -> _NodeType | None:
     return node
 
 
+# Every walk below either keeps its own stack or recurses only into trees of
+# height below _SHALLOW, so that the depth of a pytree is bounded by memory, not by
+# the interpreter's recursion limit. Recursing into shallow trees keeps the common
+# case at the speed of C-level tuple comparison and hashing.
+_SHALLOW = 64
+
+
 class PyTreeDef:
     """The structure of a pytree: hashable, comparable, printable."""
 
-    __slots__ = ("node_type", "node_data", "children", "num_leaves", "_hash")
+    __slots__ = ("node_type", "node_data", "children", "num_leaves", "_height", "_hash")
 
     def __init__(self, node_type: type | None, node_data: Hashable,
                  children: tuple[PyTreeDef, ...]):
         self.node_type = node_type
         self.node_data = node_data
         self.children = children
-        n = 0
+        leaves = height = 0
         for c in children:
-            n += c.num_leaves
-        self.num_leaves = 1 if node_type is None else n
+            leaves += c.num_leaves
+            if c._height >= height:
+                height = c._height + 1
+        self.num_leaves = 1 if node_type is None else leaves
+        self._height = height
         self._hash: int | None = None
 
     @property
     def num_nodes(self) -> int:
-        return 1 + sum(c.num_nodes for c in self.children)
+        count, pending = 0, [self]
+        while pending:
+            count += 1
+            pending.extend(pending.pop().children)
+        return count
 
     def unflatten(self, leaves: Iterable[Any]) -> Any:
         return tree_unflatten(self, leaves)
 
     def __eq__(self, other: object) -> bool:
-        return self is other or (
-            isinstance(other, PyTreeDef) and self.node_type is other.node_type
-            and self.num_leaves == other.num_leaves and self.node_data == other.node_data
-            and self.children == other.children)
+        if self is other:
+            return True
+        if not isinstance(other, PyTreeDef):
+            return False
+        if self._height < _SHALLOW:
+            # the tuple comparison recurses at most self._height levels
+            return (self.node_type is other.node_type and self.num_leaves == other.num_leaves
+                    and self.node_data == other.node_data and self.children == other.children)
+        return _equal_deep(self, other)
 
     def __hash__(self) -> int:
         if self._hash is None:
-            self._hash = hash((self.node_type, self.node_data, self.children))
+            # hashing the children tuple recurses at most self._height levels
+            self._hash = (hash((self.node_type, self.node_data, self.children))
+                          if self._height < _SHALLOW else _hash_deep(self))
         return self._hash
 
     def __repr__(self) -> str:
-        return f"PyTreeDef({self._pp()})"
-
-    def _pp(self) -> str:
-        if self.node_type is None:
-            return "*"
-        kids = [c._pp() for c in self.children]
-        if self.node_type is tuple:
-            return "(" + ", ".join(kids) + ("," if len(kids) == 1 else "") + ")"
-        if self.node_type is list:
-            return "[" + ", ".join(kids) + "]"
-        if self.node_type is dict:
-            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.node_data, kids)) + "}"
-        if self.node_type is type(None):
-            return "None"
-        return f"{self.node_type.__name__}({', '.join(kids)})"
+        return f"PyTreeDef({_build(self, itertools.repeat('*'), _pp_node)})"
 
 
+def _equal_deep(a: PyTreeDef, b: PyTreeDef) -> bool:
+    pairs = [(a, b)]
+    while pairs:
+        a, b = pairs.pop()
+        if (a.node_type is not b.node_type or a.num_leaves != b.num_leaves
+                or a.node_data != b.node_data or len(a.children) != len(b.children)):
+            return False
+        pairs.extend((x, y) for x, y in zip(a.children, b.children) if x is not y)
+    return True
+
+
+def _hash_deep(treedef: PyTreeDef) -> int:
+    # Children before parents, so hashing a node's children tuple only reads their
+    # cached hashes instead of recursing.
+    unhashed, pending = [], [treedef]
+    while pending:
+        node = pending.pop()
+        unhashed.append(node)
+        pending.extend(c for c in node.children if c._hash is None)
+    for node in reversed(unhashed):
+        node._hash = hash((node.node_type, node.node_data, node.children))
+    return hash(treedef)
+
+
+def _pp_node(treedef: PyTreeDef, kids: list[str]) -> str:
+    node_type = treedef.node_type
+    if node_type is tuple:
+        return "(" + ", ".join(kids) + ("," if len(kids) == 1 else "") + ")"
+    if node_type is list:
+        return "[" + ", ".join(kids) + "]"
+    if node_type is dict:
+        return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(treedef.node_data, kids)) + "}"
+    if node_type is type(None):
+        return "None"
+    return f"{node_type.__name__}({', '.join(kids)})"
+
+
+def _build(treedef: PyTreeDef, leaves: Iterator[Any],
+           on_node: Callable[[PyTreeDef, list[Any]], Any]) -> Any:
+    """Post-order: each leaf of `treedef` takes the next of `leaves`, left to right,
+    and each inner node becomes ``on_node(node, the values of its children)``."""
+    if treedef.node_type is None:
+        leaf = next(leaves, _sentinel)
+        if leaf is _sentinel:
+            raise _too_few_leaves(treedef)
+        return leaf
+    # Each frame: a node, the iterator over its children, their values so far.
+    frames: list[tuple[PyTreeDef, Iterator[PyTreeDef], list[Any]]] = []
+    node, kids, values = treedef, iter(treedef.children), []
+    while True:
+        for child in kids:
+            if child.node_type is None:
+                leaf = next(leaves, _sentinel)
+                if leaf is _sentinel:
+                    raise _too_few_leaves(treedef)
+                values.append(leaf)
+                continue
+            frames.append((node, kids, values))
+            node, kids, values = child, iter(child.children), []
+            break
+        else:
+            value = on_node(node, values)
+            if not frames:
+                return value
+            node, kids, values = frames.pop()
+            values.append(value)
+
+
+def _too_few_leaves(treedef: PyTreeDef) -> ValueError:
+    return ValueError(f"tree_unflatten: too few leaves for {treedef}")
+
+
+_sentinel = object()
 _LEAF = PyTreeDef(None, None, ())
 
 
@@ -151,41 +248,58 @@ def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None
     return leaves, treedef
 
 
-def _flatten(x: Any, leaves: list[Any], is_leaf: Callable[[Any], bool] | None) -> PyTreeDef:
-    if is_leaf is not None and is_leaf(x):
-        leaves.append(x)
+def _flatten(tree: Any, leaves: list[Any], is_leaf: Callable[[Any], bool] | None) -> PyTreeDef:
+    node = _container(tree, is_leaf)
+    if node is None:
+        leaves.append(tree)
         return _LEAF
+    # Each frame: a container's type, its aux data, the iterator over its children
+    # and the treedefs of the children seen so far. Leaves are handled inline (no
+    # frame), which keeps the common shallow tree as fast as a recursive walk.
+    frames: list[tuple[type, Any, Iterator[Any], list[PyTreeDef]]] = []
+    children, aux = node.flatten(tree)
+    cls, kids, treedefs = type(tree), iter(children), []
+    while True:
+        for child in kids:
+            node = _container(child, is_leaf)
+            if node is None:
+                leaves.append(child)
+                treedefs.append(_LEAF)
+                continue
+            frames.append((cls, aux, kids, treedefs))
+            children, aux = node.flatten(child)
+            cls, kids, treedefs = type(child), iter(children), []
+            break
+        else:
+            # namedtuples are not in the registry: their class rides in node_data
+            data = aux if cls in _registry else (cls, aux)
+            treedef = PyTreeDef(cls, data, tuple(treedefs))
+            if not frames:
+                return treedef
+            cls, aux, kids, treedefs = frames.pop()
+            treedefs.append(treedef)
+
+
+def _container(x: Any, is_leaf: Callable[[Any], bool] | None) -> _NodeType | None:
+    """How to flatten `x`, or None when `x` is a leaf."""
+    if is_leaf is not None and is_leaf(x):
+        return None
     node = _registry.get(type(x))
     if node is None and isinstance(x, tuple):
         node = _node_type(x)
-    if node is None:
-        leaves.append(x)
-        return _LEAF
-    children, aux = node.flatten(x)
-    kids = tuple(_flatten(c, leaves, is_leaf) for c in children)
-    cls = type(x)
-    return PyTreeDef(cls, (cls, aux) if cls not in _registry else aux, kids)
+    return node
 
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
     """Rebuild a pytree of structure `treedef` from `leaves`."""
     it = iter(leaves)
-    out = _unflatten(treedef, it)
+    out = _build(treedef, it, _build_node)
     if next(it, _sentinel) is not _sentinel:
         raise ValueError(f"tree_unflatten: too many leaves for {treedef}")
     return out
 
 
-_sentinel = object()
-
-
-def _unflatten(treedef: PyTreeDef, it: Any) -> Any:
-    if treedef.node_type is None:
-        leaf = next(it, _sentinel)
-        if leaf is _sentinel:
-            raise ValueError(f"tree_unflatten: too few leaves for {treedef}")
-        return leaf
-    children = [_unflatten(c, it) for c in treedef.children]
+def _build_node(treedef: PyTreeDef, children: list[Any]) -> Any:
     node_type = treedef.node_type
     node = _registry.get(node_type)
     if node is None:  # namedtuple
@@ -214,15 +328,28 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any,
 
 
 def _flatten_up_to(treedef: PyTreeDef, tree: Any) -> list[Any]:
+    """The subtrees of `tree` at the leaves of `treedef`, which `tree` must extend."""
     out: list[Any] = []
-    _flatten_up_to_rec(treedef, tree, out)
-    return out
+    # A stack of iterators over (expected structure, subtree) pairs: the innermost
+    # one is resumed when a container is done.
+    frames: list[Iterator[tuple[PyTreeDef, Any]]] = []
+    pairs: Iterator[tuple[PyTreeDef, Any]] = iter(((treedef, tree),))
+    while True:
+        for expected, sub in pairs:
+            if expected.node_type is None:
+                out.append(sub)
+                continue
+            frames.append(pairs)
+            pairs = zip(expected.children, _children_matching(expected, sub))
+            break
+        else:
+            if not frames:
+                return out
+            pairs = frames.pop()
 
 
-def _flatten_up_to_rec(treedef: PyTreeDef, tree: Any, out: list[Any]) -> None:
-    if treedef.node_type is None:
-        out.append(tree)
-        return
+def _children_matching(treedef: PyTreeDef, tree: Any) -> list[Any]:
+    """The children of `tree`, which must be a node of the kind `treedef` describes."""
     node = _node_type(tree)
     if node is None or type(tree) is not treedef.node_type:
         raise ValueError(f"tree structure mismatch: expected {treedef}, got a "
@@ -233,8 +360,7 @@ def _flatten_up_to_rec(treedef: PyTreeDef, tree: Any, out: list[Any]) -> None:
         raise ValueError(f"tree structure mismatch: expected {treedef}, got {tree!r}")
     if len(children) != len(treedef.children):
         raise ValueError(f"tree structure mismatch: expected {treedef}, got {tree!r}")
-    for c, sub in zip(children, treedef.children):
-        _flatten_up_to_rec(sub, c, out)
+    return children
 
 
 def tree_reduce(f: Callable[[Any, Any], Any], tree: Any, *initializer: Any) -> Any:
@@ -258,27 +384,28 @@ def tree_transpose(outer: PyTreeDef, inner: PyTreeDef, tree: Any) -> Any:
 def tree_flatten_with_path(tree: Any) -> tuple[list[tuple[tuple[Any, ...], Any]], PyTreeDef]:
     """Leaves with their key paths (tuple indices, dict keys, attribute names)."""
     out: list[tuple[tuple[Any, ...], Any]] = []
-
-    def rec(x: Any, path: tuple[Any, ...]) -> None:
+    pending: list[tuple[tuple[Any, ...], Any]] = [((), tree)]
+    while pending:
+        path, x = pending.pop()
         node = _node_type(x)
         if node is None:
             out.append((path, x))
-            return
+            continue
         children, aux = node.flatten(x)
         children = list(children)
-        if isinstance(x, dict):
-            keys = list(aux)
-        elif hasattr(type(x), "_fields"):
-            keys = [f".{f}" for f in type(x)._fields]
-        elif dataclasses.is_dataclass(x):
-            keys = [f".{f.name}" for f in dataclasses.fields(x)][: len(children)]
-        else:
-            keys = list(range(len(children)))
-        for k, c in zip(keys, children):
-            rec(c, path + (k,))
-
-    rec(tree, ())
+        keys = _child_keys(x, aux, len(children))
+        pending.extend(reversed([(path + (k,), c) for k, c in zip(keys, children)]))
     return out, tree_structure(tree)
+
+
+def _child_keys(x: Any, aux: Any, num_children: int) -> list[Any]:
+    if isinstance(x, dict):
+        return list(aux)
+    if hasattr(type(x), "_fields"):
+        return [f".{f}" for f in type(x)._fields]
+    if dataclasses.is_dataclass(x):
+        return [f".{f.name}" for f in dataclasses.fields(x)][:num_children]
+    return list(range(num_children))
 
 
 def keystr(path: tuple[Any, ...]) -> str:

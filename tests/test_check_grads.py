@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+import functrans as ft
+import functrans.numpy as fnp
 from functrans import dtypes, lax
 from functrans.core.avals import ShapedArray
 from functrans.core.primitive import Primitive
@@ -24,8 +26,8 @@ from functrans.test_util import (
     tree_scale,
     tree_sub,
 )
-from functrans.transforms.autodiff import vjp
-from functrans.transforms.jvp import jvp
+
+jvp, vjp = ft.jvp, ft.vjp
 
 
 def _elementwise(name: str, impl: Any) -> Primitive:
@@ -80,11 +82,12 @@ def test_passes_on_pytree_arguments_and_outputs() -> None:
     check_grads(f, (params, (np.array([0.2, 0.4]), np.array([1.1, -2.0]))), order=2)
 
 
-def test_integer_arguments_are_passed_through() -> None:
+def test_integer_argument_held_fixed_by_closing_over_it() -> None:
     def f(x: Any, n: Any) -> Any:
         return lax.mul(lax.sin(x), lax.convert_element_type(n, np.float64)), n
 
-    check_grads(f, (X, np.arange(4)), order=2)
+    n = np.arange(4)
+    check_grads(lambda x: f(x, n), (X,), order=2)
 
 
 def test_python_scalar_arguments() -> None:
@@ -199,6 +202,112 @@ def test_bad_modes(modes: tuple[str, ...]) -> None:
 
 def test_mode_given_as_a_string() -> None:
     check_grads(lax.sin, (X,), 2, modes="rev")
+
+
+def _square(x: Any) -> Any:
+    return lax.mul(x, x)
+
+
+@pytest.mark.parametrize("args, index, described", [
+    ((np.arange(3),), 0, "has dtype int64"),
+    ((X, np.arange(4)), 1, "has dtype int64"),
+    ((np.arange(3), X), 0, "has dtype int64"),
+    ((2,), 0, "is a Python int"),
+    ((X, True), 1, "is a Python bool"),
+    ((np.array([True, False]),), 0, "has dtype bool"),
+    ((np.arange(3, dtype=np.int32),), 0, "has dtype int32"),
+])
+def test_non_float_arguments_are_refused(args: tuple, index: int, described: str) -> None:
+    # An integer argument gets a float0 tangent and stays fixed: a check would pass
+    # without checking its derivative.
+    with pytest.raises(TypeError, match=rf"check_grads: argument {index} {described}, but "
+                                        r"check_grads needs floating \(or complex\) inputs"
+                                        r".*astype\(float\)"):
+        check_grads(lambda *a: a[0], args, 1)
+
+
+def test_integer_argument_of_a_wrong_rule_is_not_passed_silently() -> None:
+    with pytest.raises(TypeError, match="argument 0 has dtype int64"):
+        check_grads(wrong_sin_p.bind, (np.arange(3),), 1)
+
+
+def test_non_float_leaf_inside_a_pytree_argument_is_located() -> None:
+    params = {"w": X, "steps": np.arange(2)}
+    with pytest.raises(TypeError, match=r"argument 1 \(at \['steps'\]\) has dtype int64"):
+        check_grads(lambda x, p: lax.mul(x, p["w"]), (X, params), 1)
+
+
+@pytest.mark.parametrize("check, call", [
+    (lambda args: check_jvp(_square, partial(jvp, _square), args), "check_jvp"),
+    (lambda args: check_vjp(_square, partial(vjp, _square), args), "check_vjp"),
+])
+def test_check_jvp_and_check_vjp_refuse_integer_arguments(check: Any, call: str) -> None:
+    with pytest.raises(TypeError, match=rf"{call}: argument 0 has dtype int64"):
+        check((np.arange(3),))
+    with pytest.raises(TypeError, match=rf"{call}: args must be a tuple or list"):
+        check(X)
+
+
+def test_complex_arguments_are_accepted() -> None:
+    check_grads(_square, (X + 0.5j,), 2)
+
+
+@pytest.mark.parametrize("args", [X, np.float64(1.5), 1.5, {"x": X}])
+def test_args_not_wrapped_in_a_tuple(args: Any) -> None:
+    with pytest.raises(TypeError, match=r"check_grads: args must be a tuple or list of the "
+                                        r"arguments of f, e\.g\. check_grads\(f, \(x,\), "
+                                        rf"order=1\).*got a {type(args).__name__}"):
+        check_grads(lax.sin, args, 1)
+
+
+def test_args_as_a_list() -> None:
+    check_grads(f_mixed, [X, Y], 1)
+
+
+@pytest.mark.parametrize("args", [(), (None,), ({},)])
+def test_args_without_arrays(args: tuple) -> None:
+    with pytest.raises(TypeError, match="no derivative to check"):
+        check_grads(lambda *a: 1.0, args, 1)
+
+
+# ------------------------------------------------------------------ custom_jvp rules
+
+@ft.custom_jvp
+def sin_with_wrong_rule(x: Any) -> Any:
+    return fnp.sin(x)
+
+
+@sin_with_wrong_rule.defjvp
+def _sin_wrong_jvp(primals: Any, tangents: Any) -> Any:
+    (x,), (t,) = primals, tangents
+    return sin_with_wrong_rule(x), fnp.sin(x) * t  # should be cos(x) * t
+
+
+@ft.custom_jvp
+def sin_with_right_rule(x: Any) -> Any:
+    return fnp.sin(x)
+
+
+@sin_with_right_rule.defjvp
+def _sin_right_jvp(primals: Any, tangents: Any) -> Any:
+    (x,), (t,) = primals, tangents
+    return sin_with_right_rule(x), fnp.cos(x) * t
+
+
+@pytest.mark.parametrize("modes", [("fwd",), ("rev",), ("fwd", "rev")])
+@pytest.mark.parametrize("order", [1, 2])
+def test_custom_jvp_rule_is_checked(modes: tuple[str, ...], order: int) -> None:
+    check_grads(sin_with_right_rule, (X,), order, modes=modes)
+    with pytest.raises(AssertionError, match="finite difference"):
+        check_grads(sin_with_wrong_rule, (X,), order, modes=modes)
+
+
+def test_custom_jvp_rule_checked_through_jit_and_in_float32() -> None:
+    check_grads(ft.jit(sin_with_right_rule), (X,), 1)
+    with pytest.raises(AssertionError):
+        check_grads(ft.jit(sin_with_wrong_rule), (X,), 1)
+    with pytest.raises(AssertionError, match="float32"):
+        check_grads(sin_with_wrong_rule, (X.astype(np.float32),), 1, modes=("fwd",))
 
 
 # ------------------------------------------------------------------ vector-space helpers
