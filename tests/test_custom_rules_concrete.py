@@ -150,8 +150,8 @@ def test_rules_see_concrete_values_exactly_without_staging() -> None:
 
 
 def test_under_jit_rules_needing_values_fail_clearly() -> None:
-    with pytest.raises(ft.TracerArrayConversionError, match="numpy.sin"):
-        ft.jit(ft.grad(np_sin))(0.3)
+    with pytest.raises(ft.TracerArrayConversionError, match="gammaln"):
+        ft.jit(ft.grad(gammaln))(3.5)
     with pytest.raises(ft.ConcretizationTypeError):
         ft.jit(ft.grad(babylonian_sqrt))(2.0)
 
@@ -180,8 +180,8 @@ def test_vmap_of_eager_grad_gives_the_rule_batched_values() -> None:
 def test_checkpoint_stages_rules_as_jit_does() -> None:
     # checkpoint records its function as a jaxpr, so rules inside it are traced
     xs = np.array([0.1, 0.5, 1.0])
-    with pytest.raises(ft.TracerArrayConversionError, match="numpy.sin"):
-        ft.grad(ft.checkpoint(lambda x: fnp.sum(np_sin(x) ** 2)))(xs)
+    with pytest.raises(ft.TracerArrayConversionError, match="gammaln"):
+        ft.grad(ft.checkpoint(lambda x: fnp.sum(gammaln(x + 1.0))))(xs)
     g = ft.grad(ft.checkpoint(lambda x: fnp.sum(fnp.sin(x) ** 2)))(xs)
     np.testing.assert_allclose(g, 2 * np.sin(xs) * np.cos(xs))
 
