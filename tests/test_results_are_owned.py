@@ -108,3 +108,26 @@ def test_folding_keeps_the_sign_of_zero(f: Callable[..., Any]) -> None:
 def test_folding_exact_identities_still_happens() -> None:
     text = ft.jit(lambda x: (x - 0.0) * 1.0 + (-0.0)).lower(x).compile().as_text()
     assert "add" not in text and "multiply" not in text and "subtract" not in text
+
+
+class _Tagged(np.ndarray):
+    """An ndarray subclass, as some libraries return."""
+
+
+@pytest.mark.parametrize("transform", [
+    lambda x: ft.jvp(lambda y: y, (x,), (np.ones(3),)),
+    lambda x: ft.vjp(lambda y: y, x)[1](x),
+    lambda x: ft.vmap(lambda y: y)(x),
+    lambda x: ft.jit(lambda y: y)(x),
+], ids=["jvp", "vjp", "vmap", "jit"])
+@pytest.mark.parametrize("kind", ["memmap", "subclass"])
+def test_ndarray_subclass_inputs_are_not_returned(transform: Callable[..., Any], kind: str,
+                                                   tmp_path: Any) -> None:
+    if kind == "memmap":
+        x = np.memmap(tmp_path / "x.dat", dtype=np.float64, mode="w+", shape=(3,))
+        x[:] = 1.0
+    else:
+        x = np.ones(3).view(_Tagged)
+    for leaf in tree_leaves(transform(x)):
+        leaf[...] = 7.0
+    np.testing.assert_array_equal(np.asarray(x), np.ones(3))

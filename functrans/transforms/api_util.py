@@ -43,7 +43,9 @@ def to_output(x: Any) -> Any:
     """A value as the transformations return it: 0-d arrays become NumPy scalars
     (as NumPy's own reductions return them) and read-only views (broadcasts) are
     copied, so results are ordinary, writable NumPy values."""
-    if type(x) is np.ndarray:
+    if isinstance(x, np.ndarray):
+        if type(x) is not np.ndarray:  # a subclass (np.memmap...) may not be copied as one
+            x = x.view(np.ndarray)
         if x.ndim == 0 and x.dtype != dtypes.float0:
             return x[()]
         if not x.flags.writeable:
@@ -66,7 +68,7 @@ class _Buffers:
     def __init__(self, arrays: Sequence[Any]):
         self.by_owner: dict[int, list[np.ndarray]] = {}
         for x in arrays:
-            if type(x) is np.ndarray:
+            if isinstance(x, np.ndarray):
                 self._add(x)
 
     def _add(self, x: np.ndarray) -> None:
