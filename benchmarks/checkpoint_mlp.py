@@ -33,8 +33,8 @@ import numpy as np
 
 import functrans as ft
 import functrans.numpy as fnp
-from functrans.higher_order.control_flow import scan
 from functrans.higher_order.checkpoint import checkpoint
+from functrans.higher_order.control_flow import scan
 
 
 def layer(h, w):
@@ -87,12 +87,13 @@ def seconds(fs: list[Callable], weights: np.ndarray, x: np.ndarray, rounds: int
     """(min, median) time of ``grad(f)`` for each of `fs`, rounds interleaved so
     that load from other processes affects all variants alike."""
     times: list[list[float]] = [[] for _ in fs]
-    for _ in range(rounds):
+    for i in range(rounds):
         for f, ts in zip(fs, times):
             gc.collect()
             start = time.perf_counter()
             ft.grad(f)(weights, x)
             ts.append(time.perf_counter() - start)
+        print(f"  timing: round {i + 1} of {rounds} done", flush=True)
     return [(min(ts), statistics.median(ts)) for ts in times]
 
 
@@ -111,14 +112,15 @@ def main() -> None:
     activation = x.nbytes
     print(f"tanh MLP, {args.layers} layers of width {args.width}, batch {args.batch}, "
           f"float32; one activation = {activation / 2**20:.2f} MiB, "
-          f"weights = {weights.nbytes / 2**20:.0f} MiB")
+          f"weights = {weights.nbytes / 2**20:.0f} MiB", flush=True)
     root = math.isqrt(args.layers)
     variants = [("plain", plain), ("checkpoint per layer", per_layer),
                 (f"two-level {args.layers // root}x{root}", two_level),
                 (f"two-level {2 * args.layers // root}x{root // 2}", two_level_small_blocks)]
     held = []
     reference = None
-    for _, f in variants:
+    for name, f in variants:
+        print(f"  memory held by {name} ...", flush=True)
         size, grads = held_bytes(f, weights, x)
         if reference is None:
             reference = grads

@@ -3,9 +3,12 @@
     python benchmarks/run.py                 # everything (a few minutes)
     python benchmarks/run.py --only W1,W2    # some workloads
     python benchmarks/run.py --quick         # fewer rounds
+    python benchmarks/run.py --publish       # into benchmarks/results/ (committed)
 
-Writes ``benchmarks/results/results.md`` (a table), ``results.json`` (every sample)
-and ``results.png`` (when matplotlib is installed). Rounds interleave the
+Writes ``results.md`` (a table), ``results.json`` (every sample) and ``results.png``
+(when matplotlib is installed) into a new temporary folder, or ``--out DIR``; only
+``--publish`` writes them to ``benchmarks/results/``, over the committed results.
+Each workload prints a line as it starts and one per round. Rounds interleave the
 implementations; each figure is the median (min, max) over the rounds of the time
 per call, and the ratio is median / the floor's median. Before timing, every
 implementation's result is checked against the floor's.
@@ -120,10 +123,17 @@ def verify(wl: Workload) -> dict[str, str]:
 def time_workload(wl: Workload, rounds: int, target: float) -> dict[str, list[float]]:
     numbers = {name: _calibrate(impl.run, target) for name, impl in wl.impls.items()}
     samples: dict[str, list[float]] = {name: [] for name in wl.impls}
-    for _ in range(rounds):
+    for i in range(rounds):
         for name, impl in wl.impls.items():
             samples[name].append(_time(impl.run, numbers[name]))
+        _progress(i, rounds)
     return samples
+
+
+def _progress(i: int, rounds: int) -> None:
+    """``  round 1 2 3 ... 9`` on one line, a number as each round ends."""
+    print("  round" if i == 0 else "", i + 1, end="\n" if i + 1 == rounds else "",
+          flush=True)
 
 
 def first_calls(wl: Workload, repeats: int) -> dict[str, list[float]]:
@@ -182,9 +192,10 @@ def memory_in_child(key: str, quick: bool) -> dict[str, Any]:
 
 def memory_workload(wl: Workload, rounds: int) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {name: [] for name in wl.impls}
-    for _ in range(rounds):
+    for i in range(rounds):
         for name, impl in wl.impls.items():
             samples[name].append(peak_memory(impl.run))
+        _progress(i, rounds)
     return samples
 
 
@@ -323,15 +334,35 @@ def pin_to_one_core() -> str:
         return "not pinned"
 
 
+def output_folder(out: str | None, publish: bool) -> Path:
+    """--out if given; the committed results folder only with --publish; else a new
+    temporary folder, so that a partial or quick run never replaces published numbers."""
+    if out is not None and publish:
+        raise SystemExit("run.py: give --out or --publish, not both")
+    if publish:
+        folder = RESULTS
+    elif out is not None:
+        folder = Path(out)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="functrans-benchmarks-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(ALL), help="comma-separated workloads")
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--out", default=str(RESULTS), help="output folder")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: a new temporary folder)")
+    parser.add_argument("--publish", action="store_true",
+                        help=f"write into {RESULTS.relative_to(RESULTS.parent.parent)}/, "
+                             "replacing the committed results")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(args.out, args.publish)
+    if not args.memory_child:
+        print(f"results will go to {out_dir}", flush=True)
     if args.memory_child:  # memory is not timing: let the sampling thread run freely
         os.sched_setaffinity(0, range(os.cpu_count() or 1))
         pinned = "not pinned (memory)"
@@ -347,6 +378,8 @@ def main(argv: list[str] | None = None) -> None:
             print("W7: peak memory, in a child process", flush=True)
             results[key] = memory_in_child(key, args.quick)
             continue
+        print(f"{key}: setting up, checking every implementation against the floor",
+              flush=True)
         wl = ALL[key]()
         problems = verify(wl)
         rounds = max(3, wl.rounds // 3) if args.quick else wl.rounds

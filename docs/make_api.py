@@ -1,18 +1,25 @@
-"""Write docs/api.md: every public function of functrans, one line each, with its signature.
+"""Write docs/api.md: every public name of functrans, one line each, functions with
+their signatures.
 
-Run after adding or renaming a public function:
+Run after adding or renaming a public function, class or module:
 
     python docs/make_api.py
 
-Descriptions of the transformations and the pytree/testing helpers are written here; for
-the NumPy-, lax- and nn-level functions (which follow jax.numpy, jax.lax and jax.nn) the
-first sentence of each docstring is used. ``tests/test_examples.py`` checks that api.md
-names every public function.
+The public modules are found, not listed: every module of the functrans package
+outside the internal floors (core, primitives, compile, transforms, higher_order, api)
+and the base modules, with no name part starting with an underscore. Each gets a
+section listing every name of its ``__all__`` (of its public attributes when it has
+none): submodules get their own sections, primitives are in docs/primitives.md.
+Descriptions of the transformations and the pytree/testing helpers are written here;
+for everything else the first sentence of the docstring is used.
+``tests/test_examples.py`` checks that api.md names every public name.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -23,9 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import functrans as ft  # noqa: E402
-import functrans.numpy as fnp  # noqa: E402
-import functrans.test_util as test_util  # noqa: E402
-from functrans import lax, nn, scipy, tree_util  # noqa: E402
+from functrans.core.primitive import Primitive  # noqa: E402
 
 # Descriptions written for this page (the top-level API and the helpers).
 DESCRIPTIONS = {
@@ -87,65 +92,125 @@ DESCRIPTIONS = {
     "tree_scale": "A pytree multiplied by a scalar.",
     "default_tolerance": "The default tolerance of the checks for a dtype.",
     "default_eps": "The default finite-difference step for a dtype.",
+    "custom_jvp": "Decorator giving a function a custom JVP rule (`@f.defjvp`, "
+                  "`f.defjvps`), as `jax.custom_jvp`; see docs/custom_rules.md.",
+    "custom_vjp": "Decorator giving a function a custom VJP rule (`f.defvjp(fwd, bwd)`), "
+                  "as `jax.custom_vjp`; see docs/custom_rules.md.",
+    "checkpoint_policies": "Policies for `checkpoint(policy=...)`, as "
+                           "`jax.checkpoint_policies`: which intermediates to save.",
+    "ShapeDtypeStruct": "A shape and a dtype standing for an array (what `eval_shape` "
+                        "returns; accepted wherever only shapes matter).",
+    "trace_table": "The course notes' table for `fun` at `args`: every intermediate with "
+                   "its value, dot (tangent) and bar (cotangent); see `learn.trace_table`.",
+    "config": "Settings: `ft.config.update(\"check_jaxprs\", True)` type-checks every "
+              "staged jaxpr.",
+    "Tracer": "The traced stand-in for an array inside a transformation.",
+    "Jaxpr": "A jaxpr (what `make_jaxpr` returns, with its constants, as `ClosedJaxpr`); "
+             "`print` it or draw it with `.to_dot()`.",
+    "ClosedJaxpr": "A jaxpr with the values of its constants: what `make_jaxpr` returns; "
+                   "`print` it or draw it with `.to_dot()` (docs/jaxpr_notation.md).",
+    "float0": "The dtype of the tangent of an integer or boolean value.",
+    "ConcretizationTypeError": "A traced value used where a concrete Python value is "
+                               "needed, under `jit`, `make_jaxpr` or `vmap`.",
+    "TracerBoolConversionError": "An `if` or `while` on a traced value.",
+    "TracerIntegerConversionError": "`int()` or an index taken of a traced value.",
+    "TracerArrayConversionError": "A traced value passed to plain NumPy.",
+    "UnexpectedTracerError": "A tracer used after its transformation finished (not a "
+                             "TypeError).",
+    "check_transformations": "Checks `f` on examples drawn by Hypothesis: jvp against finite "
+                             "differences, vjp against jvp, jit against eager, vmap against "
+                             "a loop, float32 kept; a failure names the check and the shrunk "
+                             "counterexample.",
+    "CHECKS": "The names of the checks `check_transformations` runs by default.",
 }
 
-SECTIONS: list[tuple[str, str, ModuleType, str]] = [
-    ("Transformations", "`import functrans as ft`", ft, "ft."),
-    ("Pytrees", "`ft.tree_util`", tree_util, "ft.tree_util."),
-    ("Checking derivatives", "`from functrans import test_util`", test_util,
-     "test_util."),
-    ("Neural-network functions", "`from functrans import nn` (as `jax.nn`)", nn, "nn."),
-    ("NumPy API", "`import functrans.numpy as fnp` (as `jax.numpy`)", fnp, "fnp."),
-    ("Linear algebra", "`fnp.linalg` (as `jax.numpy.linalg`)", fnp.linalg, "fnp.linalg."),
-    ("Special functions", "`functrans.scipy.special` (as `jax.scipy.special`)",
-     scipy.special, "scipy.special."),
-    ("Primitive-level operations", "`ft.lax` (as `jax.lax`: no broadcasting or dtype "
-     "promotion; operands of elementwise operations must match)", lax, "lax."),
-]
+# Modules documented with the table above, in its order (related names together).
+DESCRIBED_HERE = ("functrans", "functrans.tree_util", "functrans.test_util",
+                  "functrans.test_util.strategies")
+
+# Title and "how to import" of the sections that come first, in this order; other
+# modules follow alphabetically, titled by their name and their docstring.
+KNOWN = {
+    "functrans": ("Transformations", "`import functrans as ft`"),
+    "functrans.tree_util": ("Pytrees", "`from functrans import tree_util` (as "
+                            "`jax.tree_util`)"),
+    "functrans.test_util": ("Checking derivatives", "`from functrans import test_util` (as "
+                            "`jax.test_util`)"),
+    "functrans.test_util.strategies": ("Hypothesis strategies for gradient tests",
+                                       "`from functrans.test_util import strategies as fst` "
+                                       "(needs Hypothesis; functrans' own)"),
+    "functrans.learn": ("Trace tables and graphs", "`from functrans import learn` "
+                        "(functrans' own)"),
+    "functrans.nn": ("Neural-network functions", "`from functrans import nn` (as `jax.nn`)"),
+    "functrans.numpy": ("NumPy API", "`import functrans.numpy as fnp` (as `jax.numpy`)"),
+    "functrans.numpy.linalg": ("Linear algebra", "`fnp.linalg` (as `jax.numpy.linalg`)"),
+    "functrans.scipy.special": ("Special functions", "`from functrans.scipy import special` "
+                                "(as `jax.scipy.special`)"),
+    "functrans.lax": ("Primitive-level operations", "`from functrans import lax` (as "
+                      "`jax.lax`: no broadcasting or dtype promotion; operands of "
+                      "elementwise operations must match)"),
+}
+
+# The floors below the public layer, and the base modules (see docs/internals.md).
+INTERNAL = {"core", "primitives", "compile", "transforms", "higher_order", "api", "errors",
+            "config", "dtypes"}
+
+# Modules users reach under another name.
+SHOWN_AS = {"functrans.nn_initializers": "nn.initializers",
+            "functrans.test_util.strategies": "fst"}
 
 INTRO = """# API reference
 
-Every public function of functrans, with its signature, one line each. Names and
-semantics follow JAX (`jax`, `jax.numpy`, `jax.nn`, `jax.lax`, `jax.tree_util`,
-`jax.scipy.special`); where functrans differs on purpose, the README says so. The
-[tutorial](tutorial.md) shows the transformations at work on the course notes' examples,
-and [sharp bits](sharp_bits.md) lists the traps.
+Every public name of functrans, one line each, functions with their signatures. Names
+and semantics follow JAX (`jax`, `jax.numpy`, `jax.nn`, `jax.lax`, `jax.tree_util`,
+`jax.scipy`, `jax.random`); where functrans differs on purpose, the README and
+[JAX differences](jax_differences.md) say so. The [tutorial](tutorial.md) shows the
+transformations at work on the course notes' examples, and [sharp bits](sharp_bits.md)
+lists the traps. Entries are written as after `import functrans as ft`,
+`import functrans.numpy as fnp` and `from functrans import lax, nn, ...`.
 
 This page is generated by `python docs/make_api.py`.
 """
 
-ERRORS_AND_TYPES = """
-Errors (all `TypeError` subclasses except `UnexpectedTracerError`):
-`ft.ConcretizationTypeError` (a traced value used where a concrete Python value is needed,
-under `jit`, `make_jaxpr` or `vmap`), `ft.TracerBoolConversionError` (an `if`/`while` on
-such a value), `ft.TracerIntegerConversionError` (`int()` or an index),
-`ft.TracerArrayConversionError` (a traced value passed to plain NumPy),
-`ft.UnexpectedTracerError` (a tracer used after its transformation finished).
 
-Types: `ft.Tracer` (the traced stand-in for an array), `ft.Jaxpr` and `ft.ClosedJaxpr`
-(what `make_jaxpr` returns), `ft.float0` (the dtype of the tangent of an integer value),
-`ft.config` (`ft.config.update("check_jaxprs", True)` type-checks every staged jaxpr).
-"""
+# ------------------------------------------------------------------ which names
+
+def public_modules() -> list[ModuleType]:
+    """Every public module of functrans, the known ones first."""
+    names = {"functrans"}
+    for info in pkgutil.walk_packages(ft.__path__, "functrans."):
+        parts = info.name.split(".")[1:]
+        if parts[0] not in INTERNAL and not any(p.startswith("_") for p in parts):
+            names.add(info.name)
+    known = [n for n in KNOWN if n in names]
+    return [importlib.import_module(n) for n in known + sorted(names - set(known))]
 
 
-def public_functions(module: ModuleType) -> list[tuple[str, Callable]]:
+def public_names(module: ModuleType) -> list[str]:
+    """`__all__`, or the public attributes of a module that has none; not submodules."""
     names: Iterable[str] = getattr(module, "__all__", None) or [
         n for n in dir(module) if not n.startswith("_")]
-    found = []
-    for name in sorted(set(names)):
-        obj = getattr(module, name, None)
-        if not inspect.isroutine(obj) and not _is_function_like(obj):
-            continue
-        if getattr(obj, "__module__", "") and not obj.__module__.startswith("functrans"):
-            continue        # re-exported NumPy helpers, typing names ...
-        found.append((name, obj))
-    return found
+    return [n for n in dict.fromkeys(names)
+            if not isinstance(getattr(module, n, None), ModuleType)]
 
 
-def _is_function_like(obj: object) -> bool:
-    """Callable objects that act as functions (not classes, not primitives)."""
-    return (callable(obj) and not isinstance(obj, type)
-            and type(obj).__name__ != "Primitive" and hasattr(obj, "__name__"))
+def shown_as(module: ModuleType) -> str:
+    """How entries of `module` are written: ``ft``, ``fnp.linalg``, ``scipy.special``."""
+    name = module.__name__
+    if name in SHOWN_AS:
+        return SHOWN_AS[name]
+    if name == "functrans":
+        return "ft"
+    if name.startswith("functrans.numpy"):
+        return "fnp" + name[len("functrans.numpy"):]
+    return name[len("functrans."):]
+
+
+# ------------------------------------------------------------------ one entry
+
+def is_functrans_object(obj: object) -> bool:
+    module = getattr(obj, "__module__", None) or ""
+    return module.startswith("functrans") and not isinstance(obj, (int, float, str, tuple))
 
 
 def signature(obj: Callable) -> str:
@@ -178,40 +243,141 @@ def _default(value: object) -> str:
     return text if len(text) < 30 else "..."
 
 
-def describe(name: str, obj: Callable, use_table: bool) -> str:
+def describe(name: str, obj: object, use_table: bool) -> str:
     if use_table and name in DESCRIPTIONS:
         return DESCRIPTIONS[name]
-    doc = inspect.getdoc(obj) or ""
-    paragraph = doc.strip().split("\n\n")[0].replace("\n", " ")
+    doc = inspect.getdoc(obj) if callable(obj) or isinstance(obj, type) else ""
+    paragraph = (doc or "").strip().split("\n\n")[0].replace("\n", " ")
     paragraph = re.sub(r"``([^`]+)``", r"`\1`", paragraph)
     paragraph = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", paragraph)
     sentence = re.split(r"(?<=\.)\s", paragraph, maxsplit=1)[0]
     if not sentence and name in DESCRIPTIONS:
         return DESCRIPTIONS[name]
-    return sentence or "See the JAX function of the same name."
+    return sentence or "See the JAX name of the same name."
 
 
-def section(title: str, how: str, module: ModuleType, prefix: str) -> list[str]:
-    use_table = module in (ft, tree_util, test_util)
-    lines = [f"## {title}", "", how + ".", ""]
-    functions = public_functions(module)
-    if use_table:       # the order of DESCRIPTIONS: related functions together
+def entry(prefix: str, name: str, obj: object, use_table: bool) -> str:
+    sig = signature(obj) if callable(obj) and hasattr(obj, "__name__") else ""
+    if isinstance(obj, type) and (issubclass(obj, BaseException) or sig == "()"):
+        sig = ""        # exceptions, and classes not meant to be instantiated
+    return f"* `{prefix}.{name}{sig}`: {describe(name, obj, use_table)}"
+
+
+# ------------------------------------------------------------------ sections
+
+def section(module: ModuleType, modules: list[ModuleType]) -> list[str]:
+    prefix = shown_as(module)
+    title, how = KNOWN.get(module.__name__, (f"`{prefix}`", _module_summary(module)))
+    lines = [f"## {title}", "", f"Module `{module.__name__}`: {how}.".replace("..", "."), ""]
+    use_table = module.__name__ in DESCRIBED_HERE
+    names = public_names(module)
+    if use_table:       # the order of DESCRIPTIONS: related names together
         order = {name: i for i, name in enumerate(DESCRIPTIONS)}
-        functions.sort(key=lambda item: order.get(item[0], len(order)))
-    for name, obj in functions:
-        lines.append(f"* `{prefix}{name}{signature(obj)}`: {describe(name, obj, use_table)}")
+        names.sort(key=lambda n: order.get(n, len(order)))
+    else:
+        names.sort()
+    reexported, primitives = [], []
+    for name in names:
+        obj = getattr(module, name)
+        if isinstance(obj, Primitive):
+            primitives.append(name)
+        elif (use_table and name in DESCRIPTIONS) or is_functrans_object(obj):
+            lines.append(entry(prefix, name, obj, use_table))
+        else:
+            reexported.append(name)
+    if reexported:
+        what = ("NumPy's dtypes, constants and dtype helpers, re-exported as they are"
+                if module.__name__ == "functrans.numpy" else "Also exported")
+        lines.append(f"* {what}: " + ", ".join(f"`{prefix}.{n}`" for n in reexported) + ".")
+    if primitives:
+        lines.append("* The primitives behind these functions, with their rules in "
+                     "[primitives.md](primitives.md): "
+                     + ", ".join(f"`{prefix}.{n}`" for n in primitives) + ".")
+    submodules = [m for m in modules if m.__name__.rpartition(".")[0] == module.__name__
+                  and m.__name__ not in SHOWN_AS]
+    if submodules and module.__name__ != "functrans":
+        lines.append("* Submodules, each in its section below: "
+                     + ", ".join(f"`{shown_as(m)}`" for m in submodules) + ".")
     return lines
+
+
+def _module_summary(module: ModuleType) -> str:
+    """The first sentence of a module's docstring, without its leading name."""
+    doc = (module.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    doc = re.sub(r"^``[\w.]+``:\s*", "", doc)
+    doc = re.sub(r"``([^`]+)``", r"`\1`", doc)
+    sentence = re.split(r"(?<=\.)\s", doc, maxsplit=1)[0].rstrip(".")
+    return sentence or f"as `jax.{module.__name__[len('functrans.'):]}`"
 
 
 def render() -> str:
     out = [INTRO]
-    for title, how, module, prefix in SECTIONS:
-        out.extend(section(title, how, module, prefix))
-        if module is ft:
-            out.append(ERRORS_AND_TYPES)
+    modules = public_modules()
+    for module in modules:
+        out.extend(section(module, modules))
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
+# ------------------------------------------------------------------ the site's reference
+
+REFERENCE = ROOT / "docs" / "reference"
+
+REFERENCE_INTRO = """# {title}
+
+The full docstrings of `{name}`{more}, as the library has them (the
+[one-line index](../api.md) lists every name with its signature). Generated by
+`python docs/make_api.py`.
+"""
+
+
+def reference_pages() -> dict[str, str]:
+    """File name -> page: one page per top-level public module (``functrans.numpy`` with
+    ``fnp.linalg`` and ``fnp.fft``, ...), each module rendered by mkdocstrings."""
+    groups: dict[str, list[ModuleType]] = {}
+    for module in sorted(public_modules(), key=lambda m: m.__name__):
+        shown = SHOWN_AS.get(module.__name__, module.__name__[len("functrans."):])
+        top = "functrans" if module.__name__ == "functrans" else module.__name__.split(".")[1]
+        if module.__name__ in SHOWN_AS and not shown.startswith("f"):
+            top = shown.split(".")[0]        # nn.initializers goes with nn
+        groups.setdefault(top, []).append(module)
+    pages = {}
+    for top, modules in groups.items():
+        title = "functrans" if top == "functrans" else f"functrans.{top}"
+        more = " and its submodules" if len(modules) > 1 else ""
+        lines = [REFERENCE_INTRO.format(title=f"`{title}`", name=title, more=more)]
+        for module in modules:
+            members = documented_members(module)
+            if members or module.__doc__:
+                lines += _mkdocstrings_block(module, members)
+        pages[f"{top}.md"] = "\n".join(lines).rstrip() + "\n"
+    return pages
+
+
+def documented_members(module: ModuleType) -> list[str]:
+    """The names whose docstrings the reference shows: functrans' own functions and
+    classes (not primitives, not settings or NumPy's dtypes and constants: api.md
+    describes those)."""
+    return [n for n in public_names(module)
+            if is_functrans_object(getattr(module, n)) and callable(getattr(module, n))
+            and not isinstance(getattr(module, n), Primitive)]
+
+
+def _mkdocstrings_block(module: ModuleType, members: list[str]) -> list[str]:
+    listed = ", ".join(members)
+    return [f"::: {module.__name__}", "    options:", f"      members: [{listed}]", ""]
+
+
+def write_reference() -> None:
+    REFERENCE.mkdir(exist_ok=True)
+    pages = reference_pages()
+    for stale in REFERENCE.glob("*.md"):
+        if stale.name not in pages:
+            stale.unlink()
+    for name, text in pages.items():
+        (REFERENCE / name).write_text(text, encoding="utf-8")
+
+
 if __name__ == "__main__":
     (ROOT / "docs" / "api.md").write_text(render(), encoding="utf-8")
+    write_reference()

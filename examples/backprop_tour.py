@@ -7,7 +7,8 @@ and derive the derivatives by hand: dots (tangents, ∂θ/∂u) in a forward swe
 (adjoints, ∂z/∂θ) in a reverse sweep. This script prints those hand-derived numbers next
 to what functrans computes, and the jaxprs functrans records on the way:
 
-* ``ft.make_jaxpr(f)``: the graph itself;
+* ``ft.make_jaxpr(f)``: the graph itself (``.to_dot()`` draws it);
+* ``ft.trace_table(f, u)``: the notes' table, every node's value, dot and bar;
 * ``ft.linearize(f, u)``: the forward-mode (JVP) map, a linear jaxpr whose constants are the
   local derivatives of the forward pass;
 * ``ft.make_jaxpr(ft.grad(f))``: the forward pass followed by the transposed linear map,
@@ -34,28 +35,6 @@ def f(u):
     x = fnp.log(v)
     y = w * x
     return fnp.exp(y)
-
-
-def f_with_offsets(u, offsets):
-    """f with a perturbation added to every intermediate node.
-
-    The gradient with respect to the offsets, at zero, is every node's bar: all the
-    adjoints of the reverse sweep at once.
-    """
-    v = u**2 + offsets["v"]
-    w = fnp.sin(v) + offsets["w"]
-    x = fnp.log(v) + offsets["x"]
-    y = w * x + offsets["y"]
-    return fnp.exp(y)
-
-
-def graph(u):
-    """Every node of the graph, so that one jvp gives every dot."""
-    v = u**2
-    w = fnp.sin(v)
-    x = fnp.log(v)
-    y = w * x
-    return {"v": v, "w": w, "x": x, "y": y, "z": fnp.exp(y)}
 
 
 def hand_forward_pass(u: float) -> dict[str, float]:
@@ -135,15 +114,22 @@ def main(u: float = 1.5) -> None:
     for name, formula in steps:
         print(f"  {name} = {formula:8}{nodes[name]:12.6f}")
     print(indent(annotate(str(ft.make_jaxpr(f)(u)), [f"{n} = {e}" for n, e in steps])))
+    print("  ft.make_jaxpr(f)(u).to_dot() is this graph in Graphviz's language: "
+          "docs/figures/")
+
+    heading("The notes' table: ft.trace_table(f, u, names=\"uvwxyz\")")
+    print("  Every node with its value, its dot (u̇ = 1) and its bar (z̄ = 1):\n")
+    trace = ft.trace_table(f, u, names="uvwxyz")
+    print(indent(trace))
 
     heading("Forward mode: dots θ̇ = ∂θ/∂u, seeded with u̇ = 1")
-    _, lib_dots = ft.jvp(graph, (u,), (1.0,))
+    lib_dots = {row.name: float(row.tangent) for row in trace}
     table([("v̇ = 2u·u̇", dots["v"], lib_dots["v"]),
            ("ẇ = cos(v)·v̇", dots["w"], lib_dots["w"]),
            ("ẋ = v̇/v", dots["x"], lib_dots["x"]),
            ("ẏ = x·ẇ + w·ẋ", dots["y"], lib_dots["y"]),
            ("ż = z·ẏ", dots["z"], lib_dots["z"])],
-          "by hand", "ft.jvp")
+          "by hand", "trace_table")
     _, f_jvp = ft.linearize(f, u)
     print("\n  ft.linearize(f, u) runs the forward pass once and keeps the linear map u̇ ↦ ż.")
     print("  Its jaxpr's constants are the local derivatives the notes list: ∂v/∂u = 2u,")
@@ -154,14 +140,13 @@ def main(u: float = 1.5) -> None:
     print(indent(ft.make_jaxpr(f_jvp)(1.0)))
 
     heading("Reverse mode: bars θ̄ = ∂z/∂θ, seeded with z̄ = 1")
-    zeros = {k: 0.0 for k in "vwxy"}
-    lib_u_bar, lib_bars = ft.grad(f_with_offsets, argnums=(0, 1))(u, zeros)
+    lib_bars = {row.name: float(row.cotangent) for row in trace}
     table([("ȳ = z", bars["y"], lib_bars["y"]),
            ("x̄ = ȳ·w", bars["x"], lib_bars["x"]),
            ("w̄ = ȳ·x", bars["w"], lib_bars["w"]),
            ("v̄ = w̄·cos(v) + x̄/v", bars["v"], lib_bars["v"]),
-           ("ū = v̄·2u", bars["u"], lib_u_bar)],
-          "by hand", "ft.grad")
+           ("ū = v̄·2u", bars["u"], lib_bars["u"])],
+          "by hand", "trace_table")
     print("\n  ft.make_jaxpr(ft.grad(f))(u): the forward pass (keeping cos(v) and 2u for")
     print("  later), then the linear map above transposed: run from ż back to u̇, it")
     print("  computes ȳ = z̄·z, then x̄ and w̄, then v̄ (two terms, added) and ū")

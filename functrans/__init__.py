@@ -6,7 +6,7 @@
     ft.grad(lambda u: fnp.exp(fnp.sin(u**2) * fnp.log(u**2)))(1.5)
 """
 
-from functrans import lax, nn, numpy, scipy, tree_util  # noqa: E402  (numpy attaches the operators to tracers)
+from functrans import example_libraries, lax, nn, numpy, random, scipy, tree_util  # noqa: E402  (numpy attaches the operators to tracers)
 from functrans.api.jit import jit
 from functrans.config import config
 from functrans.core.ir import ClosedJaxpr, Jaxpr
@@ -22,6 +22,7 @@ from functrans.errors import (
 from functrans.higher_order.checkpoint import checkpoint, checkpoint_policies, remat
 from functrans.higher_order.custom_derivatives import custom_jvp, custom_vjp
 from functrans.lax import stop_gradient  # noqa: E402
+from functrans.learn import trace_table
 from functrans.transforms.autodiff import grad, linear_transpose, value_and_grad, vjp
 from functrans.transforms.jacobians import hessian, jacfwd, jacobian, jacrev
 from functrans.transforms.jvp import jvp
@@ -34,8 +35,9 @@ __version__ = "0.1.0"
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "linear_transpose", "jit",
            "custom_jvp", "custom_vjp", "checkpoint", "remat", "checkpoint_policies",
            "vmap", "jacfwd", "jacrev", "jacobian", "hessian", "make_jaxpr", "stop_gradient",
-           "eval_shape", "ShapeDtypeStruct",
+           "eval_shape", "ShapeDtypeStruct", "trace_table",
            "tree_util", "config", "lax", "numpy", "nn", "scipy", "Tracer", "Jaxpr",
+           "random", "example_libraries",
            "ClosedJaxpr", "float0",
            "ConcretizationTypeError", "TracerArrayConversionError", "TracerBoolConversionError",
            "TracerIntegerConversionError", "UnexpectedTracerError"]

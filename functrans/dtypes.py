@@ -37,6 +37,53 @@ def is_python_scalar(x: object) -> bool:
     return type(x) in _python_scalar_types
 
 
+#: the range of a weakly-typed int64: the Python ints jit can trace
+INT64_MIN, INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+#: the dtype of each kind of Python scalar, as NumPy gives it (and JAX with x64)
+_python_scalar_dtypes = {bool: np.dtype(np.bool_), int: np.dtype(np.int64),
+                         float: np.dtype(np.float64), complex: np.dtype(np.complex128)}
+
+
+def python_scalar_dtype(x: bool | int | float | complex) -> np.dtype:
+    """The dtype of a Python scalar as a weakly-typed value: bool, int64, float64 or
+    complex128. An int is int64 whatever its value: promotion looks at the value
+    itself (``uint64_array + 2**63`` is uint64, as in NumPy), converting it raises
+    OverflowError where it does not fit, and a traced int must fit int64
+    (:func:`fits_int64`, checked by jit)."""
+    return _python_scalar_dtypes[type(x)]
+
+
+def fits_int64(x: int) -> bool:
+    """Whether the Python int `x` is a valid weakly-typed int64 value."""
+    return INT64_MIN <= x <= INT64_MAX
+
+
+def is_supported(dtype: np.dtype) -> bool:
+    """Whether functrans computes with values of `dtype`: booleans and numbers (and
+    the float0 of integer tangents), not datetimes, strings, bytes or objects."""
+    return dtype.kind in "biufc" or dtype == float0
+
+
+def is_weak(x: object) -> bool:
+    """Whether `x` promotes like a Python scalar: it is one, or a weakly-typed
+    aval or tracer (a value computed from Python scalars only)."""
+    return type(x) in _python_scalar_types or getattr(x, "weak_type", False) is True
+
+
+def weak_result_type(*args: object) -> tuple[np.dtype, bool]:
+    """`result_type` and whether the result is weakly typed, as JAX's promotion
+    computes both: it is when every argument is (``0.9 ** step`` with a traced
+    Python int `step` is a weak float64, so it leaves float32 arrays float32)."""
+    return result_type(*args), all(is_weak(a) for a in args)
+
+
+def weak_scalar(x: bool | int | float | complex, dtype: np.dtype) -> bool | int | float | complex:
+    """The Python scalar `x` converted to the kind of `dtype`, which must be the
+    dtype of Python scalars of that kind (``weak_scalar(1, float64)`` is 1.0): a
+    constant that stays weakly typed where promotion changed its kind."""
+    return np.asarray(x, dtype).item()
+
+
 def tangent_dtype(dtype: np.dtype) -> np.dtype:
     """Dtype of a tangent of a value of `dtype`: itself if inexact, else float0."""
     return dtype if is_float(dtype) else float0

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import functrans.numpy as fnp
+from functrans import nn_initializers as initializers  # noqa: F401  (functrans.nn.initializers)
 from functrans.higher_order.custom_derivatives import custom_jvp
 from functrans.numpy._lax import lax
 from functrans.numpy._softmax import log_softmax, logsumexp, softmax
@@ -182,3 +183,7 @@ def standardize(x: Any, axis: Any = -1, mean: Any = None, variance: Any = None,
         centered = fnp.subtract(x, mean)
         variance = fnp.mean(fnp.square(centered), axis=axis, keepdims=True)
     return fnp.divide(fnp.subtract(x, mean), fnp.sqrt(fnp.add(variance, epsilon)))
+
+
+def __dir__() -> list[str]:  # the API, not the names this module imports
+    return sorted([*__all__, "initializers"])

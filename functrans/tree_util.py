@@ -410,3 +410,7 @@ def _child_keys(x: Any, aux: Any, num_children: int) -> list[Any]:
 
 def keystr(path: tuple[Any, ...]) -> str:
     return "".join(k if isinstance(k, str) and k.startswith(".") else f"[{k!r}]" for k in path)
+
+
+def __dir__() -> list[str]:  # the API, not the names this module imports
+    return sorted(__all__)

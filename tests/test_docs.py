@@ -35,3 +35,9 @@ def test_every_primitive_has_its_rules():
             assert p.jvp is not None, p.name
         if p.linear:
             assert p.transpose is not None, p.name
+
+
+def test_numpy_dispatch_table_is_up_to_date():
+    module = _load("make_dispatch_table")
+    assert (DOCS / "numpy_dispatch.md").read_text() == module.render(), (
+        "docs/numpy_dispatch.md is stale: run python docs/make_dispatch_table.py")

@@ -1,9 +1,11 @@
 """What plain NumPy does with traced arrays.
 
 NumPy arrays and scalars on the left of an operator still compute with the
-tracer (``np_array * x``); a NumPy ufunc called on a tracer (``np.sin(x)``)
-raises TracerArrayConversionError naming the ``functrans.numpy`` function to
-use; formatting a tracer with a format spec needs its concrete value.
+tracer (``np_array * x``); what NumPy cannot do on a tracer (a ufunc or function
+functrans has no counterpart of, writing into an array) raises
+TracerArrayConversionError naming the NumPy function and what to use instead;
+formatting a tracer with a format spec needs its concrete value. What NumPy's
+functions compute on tracers is tested in test_numpy_dispatch.py.
 """
 
 from __future__ import annotations
@@ -80,32 +82,58 @@ def _error_of(fn, *args):
     return str(info.value)
 
 
-def test_numpy_ufunc_names_the_functrans_function():
-    message = _error_of(lambda x: np.sin(x), X)
-    assert "numpy.sin was called on a traced value" in message
-    assert "functrans.numpy.sin" in message
-
-
-def test_numpy_ufunc_error_is_a_type_error():
-    with pytest.raises(TypeError, match="functrans.numpy.exp"):
-        ft.grad(lambda x: np.exp(x))(1.0)
-
-
-def test_operator_ufunc_called_with_keywords_raises():
-    message = _error_of(lambda x: np.add(np.ones(3), x, dtype=np.float32), X)
-    assert "numpy.add" in message and "functrans.numpy.add" in message
-
-
-def test_numpy_ufunc_without_a_counterpart_says_so():
+def test_numpy_ufunc_without_a_counterpart_names_it():
     message = _error_of(lambda x: np.spacing(x), X)
-    assert "numpy.spacing" in message
+    assert "numpy.spacing was called on a traced value" in message
     assert "no counterpart" in message
 
 
-def test_numpy_ufunc_method_raises():
-    message = _error_of(lambda x: np.add.reduce(x), X)
-    assert "numpy.add.reduce" in message
-    assert "sum" in message
+def test_numpy_ufunc_error_is_a_type_error():
+    with pytest.raises(TypeError, match="numpy.spacing"):
+        ft.grad(lambda x: np.spacing(x))(1.0)
+
+
+def test_ufunc_keyword_without_a_functrans_meaning_raises():
+    message = _error_of(lambda x: np.add(np.ones(3), x, where=x > 0), X)
+    assert "numpy.add" in message and "where=" in message
+    assert "functrans.numpy.where(mask, result, other)" in message
+
+
+def test_numpy_ufunc_method_without_a_counterpart_raises():
+    message = _error_of(lambda x: np.logaddexp.reduce(x), X)
+    assert "numpy.logaddexp.reduce" in message
+    assert "add.reduce" in message  # the methods that do work are listed
+
+
+def test_ufunc_at_names_the_functional_update():
+    message = _error_of(lambda x: np.add.at(x, [0, 0], 1.0), X)
+    assert "numpy.add.at" in message and "in place" in message
+    assert "a.at[indices].add(b)" in message
+    message = _error_of(lambda x: np.maximum.at(np.zeros(3), [0], x[0]), X)
+    assert "a.at[indices].max(b)" in message
+
+
+def test_numpy_function_without_a_counterpart_names_an_alternative():
+    message = _error_of(lambda x: np.trapezoid(x), X)
+    assert "numpy.trapezoid was called on a traced value" in message
+    assert "functrans.scipy.integrate.trapezoid" in message
+    message = _error_of(lambda x: np.gradient(x), X)
+    assert "numpy.gradient" in message and "functrans.numpy.gradient" in message
+
+
+def test_numpy_function_writing_into_an_array_raises():
+    message = _error_of(lambda x: np.copyto(np.zeros(3), x), X)
+    assert "numpy.copyto" in message and "fnp.where(mask, src, dst)" in message
+    message = _error_of(lambda x: np.dot(x, x, out=np.zeros(())), X)
+    assert "numpy.dot" in message and "write into an existing array" in message
+    message = _error_of(lambda x: np.multiply(x, 2.0, out=np.zeros(3)), X)
+    assert "numpy.multiply was called with out=" in message and ".at[idx]" in message
+
+
+def test_numpy_function_arguments_functrans_does_not_take():
+    message = _error_of(lambda x: np.reshape(x, (3, 1), copy=True), X)
+    assert "numpy.reshape" in message and "functrans.numpy.reshape" in message
+    assert "copy" in message  # the argument, and the signature that would work
 
 
 def test_in_place_operator_on_a_numpy_array_raises():
@@ -141,3 +169,15 @@ def test_format_with_a_spec_uses_the_concrete_value():
 
     ft.grad(f)(1.25)
     assert shown == ["1.250|    2.50"]
+
+
+def test_building_an_array_from_tracers_raises():
+    # np.array/np.asarray and the index tricks built on them (np.r_, np.c_) convert
+    # their arguments instead of dispatching; np.stack and np.concatenate dispatch
+    for build in (lambda x: np.array([x, x]), lambda x: np.asarray(x),
+                  lambda x: np.r_[x, 1.0], lambda x: np.c_[x, x],
+                  lambda x: np.sum([x, x]), lambda x: np.eye(3).dot(x)):
+        with pytest.raises(ft.TracerArrayConversionError, match="converted to a NumPy array"):
+            ft.jit(build)(X)
+    assert_array_equal(ft.jit(lambda x: np.concatenate([x, [1.0]]))(X), np.r_[X, 1.0])
+    assert_array_equal(ft.jit(lambda x: np.column_stack([x, x]))(X), np.c_[X, X])

@@ -2,6 +2,7 @@
 
 Functions are random compositions of smooth lax-level operations; the
 ``functrans.numpy`` properties run once that API provides the functions they use.
+Arrays come from the public strategies, ``functrans.test_util.strategies``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import functrans.numpy as fnp
 from functrans import lax
 from functrans.api.jit import jit
 from functrans.test_util import check_grads, inner_prod, rand_like
+from functrans.test_util import strategies as fst
 from functrans.transforms.autodiff import grad, vjp
 from functrans.transforms.jvp import jvp
 from functrans.transforms.vmap import vmap
@@ -40,7 +42,6 @@ UNARY: dict[str, Callable[[Any], Any]] = {
     "exp(sin(x))": lambda x: lax.exp(lax.sin(x)),
 }
 
-dtypes_ = st.sampled_from([np.float32, np.float64])
 compositions = st.lists(st.sampled_from(sorted(UNARY)), min_size=1, max_size=4)
 seeds = st.integers(0, 2**32 - 1)
 
@@ -53,16 +54,10 @@ def total(x: Any) -> Any:
     return lax.reduce_sum(x, tuple(range(np.ndim(x))))
 
 
-@st.composite
-def float_arrays(draw: Any, dtype: Any = None, min_dims: int = 0, max_dims: int = 3,
-                 shape: tuple[int, ...] | None = None) -> np.ndarray:
-    dtype = draw(dtypes_) if dtype is None else dtype
-    if shape is None:
-        shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1,
-                                      max_side=4))
-    width = 32 if np.dtype(dtype) == np.float32 else 64
-    elements = st.floats(-3, 3, width=width, allow_nan=False, allow_infinity=False)
-    return draw(hnp.arrays(dtype, shape, elements=elements))
+def float_arrays(dtype: Any = None, min_dims: int = 0, max_dims: int = 3) -> Any:
+    """Arrays of small random shapes, float32 or float64 unless `dtype` is given."""
+    return fst.arrays(fst.shapes(min_dims=min_dims, max_dims=max_dims),
+                      fst.float_dtypes() if dtype is None else dtype)
 
 
 def rounding_tol(dtype: Any) -> float:
@@ -123,9 +118,9 @@ def test_check_grads_order_two_on_compositions(names: list[str], x: np.ndarray) 
 def test_broadcasting_gradients_reduce_to_input_shapes(data: Any) -> None:
     shapes, out_shape = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3,
                                                                      max_side=3))
-    dtype = data.draw(dtypes_)
-    x = data.draw(float_arrays(dtype, shape=shapes[0]))
-    y = data.draw(float_arrays(dtype, shape=shapes[1]))
+    dtype = data.draw(fst.float_dtypes())
+    x = data.draw(fst.arrays(shapes[0], dtype))
+    y = data.draw(fst.arrays(shapes[1], dtype))
 
     def to_out(a: Any) -> Any:
         nd = np.ndim(a)
@@ -201,9 +196,9 @@ def test_numpy_grad_of_sum_sin_x_times_x(x: np.ndarray) -> None:
 def test_numpy_broadcasting_gradients_reduce_to_input_shapes(data: Any) -> None:
     shapes, out_shape = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3,
                                                                      max_side=3))
-    dtype = data.draw(dtypes_)
-    x = data.draw(float_arrays(dtype, shape=shapes[0]))
-    y = data.draw(float_arrays(dtype, shape=shapes[1]))
+    dtype = data.draw(fst.float_dtypes())
+    x = data.draw(fst.arrays(shapes[0], dtype))
+    y = data.draw(fst.arrays(shapes[1], dtype))
     gx, gy = grad(lambda a, b: fnp.sum(fnp.multiply(a, b)), argnums=(0, 1))(x, y)
     assert gx.shape == x.shape and gy.shape == y.shape
     assert gx.dtype == dtype and gy.dtype == dtype

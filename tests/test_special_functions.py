@@ -1,6 +1,7 @@
-"""Accuracy of the pure-NumPy erf, erfc and erf_inv (functrans.lax), against the
-C library's math.erf / math.erfc on dense grids that reach into the tails, and
-against mpmath where it is installed."""
+"""Accuracy of the erf, erfc and erf_inv primitives (functrans.lax: SciPy's erf and
+erfinv, Cody's erfc, see functrans/primitives/erf_numerics.py), against the C library's
+math.erf / math.erfc on dense grids that reach into the tails, and against mpmath
+where it is installed."""
 
 from __future__ import annotations
 

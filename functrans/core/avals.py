@@ -12,9 +12,10 @@ from functrans import dtypes
 class ShapedArray:
     """The abstract value ("aval") of an array: a shape and a dtype.
 
-    ``weak_type`` marks a value that came from a Python scalar; it only affects
-    dtype promotion (see :mod:`functrans.dtypes`). Results of primitives are
-    never weakly typed.
+    ``weak_type`` marks a value computed from Python scalars only (a Python scalar
+    argument of ``jit`` is traced as one); it only affects dtype promotion (see
+    :mod:`functrans.dtypes`): it promotes like the Python scalar it stands for.
+    Each primitive's shape rule says whether its result keeps it.
     """
 
     __slots__ = ("shape", "dtype", "weak_type")
@@ -62,8 +63,21 @@ class ShapedArray:
         return f"ShapedArray({self.str_short()}{weak})"
 
 
+def weak_type_rule(out: ShapedArray, *operands: ShapedArray) -> ShapedArray:
+    """`out`, weakly typed when every operand is: JAX's rule for the result of an
+    operation on values computed from Python scalars only (``0.9 ** step`` with a
+    traced Python int `step` is a weak float, so ``m / (1 - 0.9 ** step)`` keeps the
+    dtype of `m`, as the same Python arithmetic does outside jit)."""
+    weak = all(a.weak_type for a in operands)
+    return out if out.weak_type == weak else out.update(weak_type=weak)
+
+
 def get_aval(x: Any) -> ShapedArray:
-    """The aval of a concrete value (array, NumPy scalar, Python scalar) or a tracer."""
+    """The aval of a concrete value (array, NumPy scalar, Python scalar) or a tracer.
+
+    A Python scalar is weakly typed, of the dtype NumPy gives it (see
+    :func:`functrans.dtypes.python_scalar_dtype`).
+    """
     t = type(x)
     if t is np.ndarray or isinstance(x, np.generic):
         return ShapedArray(x.shape, x.dtype)
@@ -71,7 +85,7 @@ def get_aval(x: Any) -> ShapedArray:
     if aval is not None:
         return aval
     if t in _python_scalar_types:
-        return ShapedArray((), np.asarray(x).dtype, weak_type=True)
+        return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=True)
     if isinstance(x, np.ndarray):
         return ShapedArray(x.shape, x.dtype)
     raise TypeError(f"Value {x!r} of type {type(x).__name__} is not a valid functrans "

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from functrans.core import graph
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.errors import JaxprTypeError
 
@@ -83,6 +84,14 @@ class Jaxpr:
 
     __repr__ = __str__
 
+    def to_dot(self, **options: Any) -> str:
+        """The jaxpr as Graphviz DOT text: a box per equation, written as the printed
+        jaxpr writes it, with its type; arrows along the data flow. Options:
+        ``values``/``tangents``/``cotangents`` (variables or their printed names ->
+        arrays, shown under each box), ``names`` (new names, in order of appearance, or
+        a mapping), ``title``, ``rankdir``. ``functrans.learn.render_dot`` renders it."""
+        return graph.jaxpr_to_dot(self, **options)
+
 
 class ClosedJaxpr:
     """A jaxpr together with the values of its constvars."""
@@ -111,6 +120,11 @@ class ClosedJaxpr:
         return pp_jaxpr(self.jaxpr)
 
     __repr__ = __str__
+
+    def to_dot(self, **options: Any) -> str:
+        """The jaxpr as Graphviz DOT text, small constants shown with their values
+        (options as ``Jaxpr.to_dot``); ``ft.make_jaxpr(f)(x).to_dot()`` draws `f`."""
+        return graph.jaxpr_to_dot(self, **options)
 
 
 # ---------------------------------------------------------------- evaluation

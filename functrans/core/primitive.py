@@ -48,7 +48,7 @@ class UfuncEquivalent(NamedTuple):
 class Primitive:
     __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "jvp", "transpose",
                  "batch", "partial_eval", "partial_eval_eqn", "linear", "call_jaxpr_param",
-                 "ufunc", "__weakref__")
+                 "ufunc", "bilinear", "__weakref__")
 
     def __init__(self, name: str, *, multiple_results: bool = False):
         self.name = name
@@ -66,6 +66,9 @@ class Primitive:
         self.call_jaxpr_param: str | None = None
         self.ufunc: UfuncEquivalent | None = None
         self.linear = False
+        #: linear in each operand separately (mul, dot_general, conv), not jointly:
+        #: a product of two values that both depend on a linear input is not linear
+        self.bilinear = False
 
     def bind(self, *args: Any, **params: Any) -> Any:
         trace = get_current_trace()

@@ -5,9 +5,14 @@ an elementwise operation must have equal shapes and dtypes, as in ``jax.lax``.
 """
 
 from functrans.higher_order.control_flow import *  # noqa: F401,F403
+from functrans.lax import linalg  # noqa: F401  (functrans.lax.linalg, as jax.lax.linalg)
+from functrans.primitives.bits import *  # noqa: F401,F403
+from functrans.primitives.convolution import *  # noqa: F401,F403
 from functrans.primitives.elementwise import *  # noqa: F401,F403
+from functrans.primitives.fft import *  # noqa: F401,F403
 from functrans.primitives.indexing import *  # noqa: F401,F403
 from functrans.primitives.products import *  # noqa: F401,F403
 from functrans.primitives.reductions import *  # noqa: F401,F403
 from functrans.primitives.sort import *  # noqa: F401,F403
+from functrans.primitives.special import *  # noqa: F401,F403
 from functrans.primitives.structural import *  # noqa: F401,F403

@@ -22,7 +22,7 @@ import numpy as np
 
 from functrans.core.avals import get_aval as _get_aval
 from functrans.core.trace import Tracer
-from functrans.numpy import linalg
+from functrans.numpy import fft, linalg
 from functrans.numpy._composites import (
     convolve,
     copysign,
@@ -380,3 +380,8 @@ attach_to_tracer(Tracer)
 __all__ = [name for name in dir() if not name.startswith("_")
            and name not in ("annotations", "Any", "np", "Tracer", "attach_to_tracer",
                             "builtins")]
+
+
+def __dir__() -> list[str]:
+    """The API and the submodules, not the names this module imports."""
+    return sorted([*__all__, "fft", "linalg"])

@@ -2,10 +2,10 @@
 
 :class:`functrans.core.trace.Tracer` knows only its aval; this module gives it
 ``+``, ``@``, comparisons, indexing, ``.T``, ``.sum()``, ``.at[...]`` and the
-rest, all delegating to :mod:`functrans.numpy`. It also decides what NumPy
-itself does with a tracer: ``np_array - tracer`` computes as ``__rsub__``
-would, ``np.sin(tracer)`` raises an error naming ``functrans.numpy.sin``,
-and ``f"{tracer:.3f}"`` formats the value when one is known.
+rest, all delegating to :mod:`functrans.numpy`. NumPy's own functions on a
+tracer (``np.sin(x)``, ``np_array - x``, ``np.dot(w, x)``) reach it through
+``__array_ufunc__`` and ``__array_function__``, which :mod:`._dispatch` routes
+to functrans.numpy; ``f"{tracer:.3f}"`` formats the value when one is known.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 import functrans.numpy as fnp
-from functrans import errors
 from functrans.core.trace import Tracer
-from functrans.numpy import _indexing, _products, _reductions, _shape, _sorting
+from functrans.numpy import _dispatch, _indexing, _products, _reductions, _shape, _sorting
 from functrans.numpy import _ufuncs as uf
 from functrans.numpy._util import Array, cast, concrete
 
@@ -228,65 +227,13 @@ def attach_to_tracer(cls: type = Tracer) -> None:
     for name, fn in _PROPERTIES.items():
         setattr(cls, name, property(fn, doc=fn.__doc__))
     cls.__array_namespace__ = _array_namespace  # type: ignore[attr-defined]
-    cls.__array_ufunc__ = _array_ufunc  # type: ignore[assignment]
+    cls.__array_ufunc__ = _dispatch.array_ufunc  # type: ignore[assignment]
+    cls.__array_function__ = _dispatch.array_function  # type: ignore[attr-defined]
     cls.__format__ = _format  # type: ignore[method-assign]
 
 
 def _array_namespace(self: Tracer, *, api_version: Any = None) -> Any:
     return fnp
-
-
-# ------------------------------------------------------------------ NumPy on tracers
-
-# Once a tracer defines __array_ufunc__, NumPy no longer defers `ndarray + tracer`
-# to the tracer's __radd__: it calls np.add(ndarray, tracer) and lands here. So
-# the ufuncs behind Python's binary operators compute here, with the functions
-# the tracer's own operators use.
-_OPERATOR_UFUNCS = {
-    np.add: uf.add, np.subtract: uf.subtract, np.multiply: uf.multiply,
-    np.true_divide: uf.true_divide, np.floor_divide: uf.floor_divide,
-    np.remainder: uf.remainder, np.divmod: uf.divmod, np.power: uf.power,
-    np.matmul: _products.matmul, np.bitwise_and: uf.bitwise_and,
-    np.bitwise_or: uf.bitwise_or, np.bitwise_xor: uf.bitwise_xor,
-    np.equal: uf.equal, np.not_equal: uf.not_equal, np.less: uf.less,
-    np.less_equal: uf.less_equal, np.greater: uf.greater, np.greater_equal: uf.greater_equal,
-}
-
-
-def _conversion_error(message: str) -> errors.TracerArrayConversionError:
-    """A TracerArrayConversionError naming the NumPy function and what to call instead."""
-    return errors.TracerArrayConversionError("", message)
-
-
-def _array_ufunc(self: Tracer, ufunc: np.ufunc, method: str, *inputs: Any,
-                 **kwargs: Any) -> Any:
-    """NumPy's hook for ufuncs: the binary operators compute (``ndarray * x``);
-    any other ufunc raises, as NumPy cannot compute on a tracer."""
-    operator_fn = _OPERATOR_UFUNCS.get(ufunc)
-    if operator_fn is not None and method == "__call__" and not kwargs:
-        return operator_fn(*inputs)
-    raise _conversion_error(_ufunc_message(self, ufunc, method, kwargs))
-
-
-def _ufunc_message(tracer: Tracer, ufunc: np.ufunc, method: str, kwargs: dict) -> str:
-    name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-    problem = f"{name} was called on a traced value ({tracer.describe()}). "
-    if "out" in kwargs:
-        return problem + ("NumPy cannot store a traced value in a NumPy array (out=, or an "
-                          "in-place operator such as `a += x` on a NumPy array `a`); "
-                          "write `a = a + x` instead: functrans arrays are values.")
-    if method != "__call__":
-        return problem + ("functrans.numpy functions have no ufunc methods (.reduce, "
-                          ".accumulate, .outer, .at); use the functrans.numpy function that "
-                          "computes the same (sum for add.reduce, cumsum for add.accumulate, "
-                          "...).")
-    if hasattr(fnp, ufunc.__name__):
-        return problem + ("NumPy cannot compute on traced values; use "
-                          f"functrans.numpy.{ufunc.__name__} instead (import functrans.numpy "
-                          "as fnp).")
-    return problem + ("NumPy cannot compute on traced values, and functrans.numpy has no "
-                      f"counterpart of {name} yet: compose it from functrans.numpy "
-                      "functions, or compute it outside the transformation.")
 
 
 def _format(self: Tracer, format_spec: str) -> str:

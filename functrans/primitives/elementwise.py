@@ -1190,6 +1190,8 @@ def _convert_jvp(primals, tangents, *, new_dtype):
 
 
 def _convert_transpose(ct, x, *, new_dtype):
+    if get_aval(ct).dtype.kind == "c" and x.aval.dtype.kind != "c":
+        ct = real(ct)  # the cotangent of a real input is real: drop the imaginary part
     return [convert_element_type_p.bind(ct, new_dtype=x.aval.dtype)]
 
 

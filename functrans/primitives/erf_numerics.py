@@ -1,15 +1,25 @@
-"""The error function family in float64, in plain NumPy (no primitives): erf and
-erfc by Cody's rational approximations, erf_inv by Halley's method on them.
+"""The error function family in float64, in plain NumPy and SciPy (no primitives).
 
-:mod:`functrans.primitives.elementwise` evaluates the ``erf``, ``erfc`` and
-``erf_inv`` primitives with these, on a float64 copy of the operand.
+:mod:`functrans.primitives.elementwise` evaluates the ``erf``, ``erfc`` and ``erf_inv``
+primitives with these, on a float64 copy of the operand. ``erf`` and ``erf_inv`` are
+SciPy's; ``erfc`` is Cody's rational approximations, kept because a measurement
+showed it better where it matters, in the upper tail.
+
+Measured against mpmath (40 digits) on grids reaching into the tails, and for speed on
+10**6 normal(0, 3) (uniform(-1, 1) for erf_inv) float64 points, SciPy 1.17:
+
+* erf: SciPy 2.9e-16 worst relative error, 19 ms; Cody 3.7e-16, 118 ms.
+* erfc: SciPy (Cephes) forms exp(-x*x) from the rounded square, which costs it up to
+  5.7e-14 relative error (about 250 ulp) for x in [5, 26.5], and it flushes to 0 from
+  about 26.6 where the result is still a subnormal; Cody's approximations with the
+  square split exactly stay under 8e-16, at 96 ms against SciPy's 20 ms.
+* erf_inv: SciPy (Boost) 3.1e-16, 47 ms; Halley's method on erf/erfc 1.8e-15, 420 ms.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+import scipy.special
 
 __all__ = ["erf_f64", "erfc_f64", "erf_inv_f64", "TWO_OVER_SQRT_PI"]
 
@@ -82,66 +92,26 @@ def _erfc_positive(y: np.ndarray) -> np.ndarray:
     return out
 
 
-def _erf_and_erfc_f64(x: np.ndarray, want_erfc: bool) -> np.ndarray:
+def erfc_f64(x: np.ndarray) -> np.ndarray:
+    """1 - erf(x), elementwise, in float64 (accurate in the tails)."""
     x = np.asarray(x, np.float64)
     y = np.abs(x)
     small = y <= _ERF_SMALL_LIMIT
     out = np.empty_like(x)
-    erf_small = _erf_small(x[small])
-    out[small] = 1.0 - erf_small if want_erfc else erf_small
+    out[small] = 1.0 - _erf_small(x[small])
     rest = ~small
-    xr = x[rest]
     erfc_abs = _erfc_positive(y[rest])
-    if want_erfc:
-        out[rest] = np.where(xr < 0, 2.0 - erfc_abs, erfc_abs)
-    else:
-        erf_abs = (0.5 - erfc_abs) + 0.5
-        out[rest] = np.where(xr < 0, -erf_abs, erf_abs)
+    out[rest] = np.where(x[rest] < 0, 2.0 - erfc_abs, erfc_abs)
     return out
 
 
 def erf_f64(x: np.ndarray) -> np.ndarray:
-    """erf(x), elementwise, in float64."""
-    return _erf_and_erfc_f64(x, want_erfc=False)
-
-
-def erfc_f64(x: np.ndarray) -> np.ndarray:
-    """1 - erf(x), elementwise, in float64 (accurate in the tails)."""
-    return _erf_and_erfc_f64(x, want_erfc=True)
-
-
-def _erf_inv_initial(a: np.ndarray) -> np.ndarray:
-    """A starting point for erf_inv(a), 0 <= a < 1, good to about 2e-3 relative
-    (Winitzki's closed form; a Taylor series near 0, where the closed form cancels)."""
-    k = 0.147
-    log_term = np.log((1.0 - a) * (1.0 + a))
-    center = 2.0 / (math.pi * k) + 0.5 * log_term
-    closed_form = np.sqrt(np.sqrt(center * center - log_term / k) - center)
-    series = (math.sqrt(math.pi) / 2.0) * a * (1.0 + (math.pi / 12.0) * a * a)
-    return np.where(a < 1e-3, series, closed_form)
-
-
-_ERF_INV_HALLEY_STEPS = 2
+    """erf(x), elementwise, in float64 (SciPy's)."""
+    return scipy.special.erf(np.asarray(x, np.float64))
 
 
 def erf_inv_f64(x: np.ndarray) -> np.ndarray:
-    """The inverse of erf, elementwise, in float64 (±inf at ±1, NaN outside [-1, 1])."""
+    """The inverse of erf, elementwise, in float64 (SciPy's; ±inf at ±1, NaN outside
+    [-1, 1]), odd also at zero: erf_inv(-0.0) is -0.0."""
     x = np.asarray(x, np.float64)
-    a = np.abs(x)
-    inside = a < 1.0
-    a_in = a[inside]
-    y = _erf_inv_initial(a_in)
-    near_one = a_in > 0.5
-    complement = 1.0 - a_in[near_one]    # exact for a >= 0.5
-    residual = np.empty_like(y)
-    # Halley's method on erf(y) = a (cubic convergence: 2e-3 -> 1e-8 -> 1e-16).
-    # Near 1 the residual is formed from erfc, whose relative accuracy survives
-    # where 1 - erf(y) would cancel.
-    for _ in range(_ERF_INV_HALLEY_STEPS):
-        residual[near_one] = complement - erfc_f64(y[near_one])
-        residual[~near_one] = erf_f64(y[~near_one]) - a_in[~near_one]
-        newton = residual / (TWO_OVER_SQRT_PI * np.exp(-y * y))
-        y = y - newton / (1.0 + y * newton)
-    out = np.where(a == 1.0, np.inf, np.nan)   # NaN for |x| > 1 and NaN input
-    out[inside] = y
-    return np.copysign(out, x)
+    return np.copysign(scipy.special.erfinv(x), x)

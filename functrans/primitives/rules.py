@@ -99,6 +99,7 @@ def defbilinear(prim: Primitive, lhs_transpose: Callable[..., Any],
     (x is an UndefinedPrimal); ``rhs_transpose`` that of y given x.
     """
     prim.linear = True
+    prim.bilinear = True
 
     def jvp(primals, tangents, **params):
         x, y = primals

@@ -1,5 +1,5 @@
 """``functrans.scipy``: the ``jax.scipy`` functions functrans provides."""
 
-from functrans.scipy import special
+from functrans.scipy import integrate, linalg, signal, special, stats
 
-__all__ = ["special"]
+__all__ = ["integrate", "linalg", "signal", "special", "stats"]

@@ -14,7 +14,7 @@ from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, eval_jaxpr
 from functrans.core.zeros import UndefinedPrimal, Zero
-from functrans.primitives import elementwise, indexing, products
+from functrans.primitives import elementwise, indexing
 from functrans.primitives.tangent_space import instantiate_zeros
 from functrans.transforms.api_util import (
     FlatFun,
@@ -273,7 +273,6 @@ def _trace_linear_part(flat_fun: FlatFun, in_avals: list[ShapedArray], name: str
 
 # Primitives linear in each operand separately (a product): at most one operand may
 # depend on the arguments.
-_BILINEAR = frozenset([elementwise.mul_p, products.dot_general_p])
 # Primitives linear in one operand only (div's numerator, scatter_mul's operand): its
 # position.
 _LINEAR_OPERAND = {elementwise.div_p: 0, indexing.scatter_mul_p: 0}
@@ -310,7 +309,7 @@ def _nonlinearity(eqn: JaxprEqn, depends: Sequence[bool]) -> str | None:
                     "or boolean values are not linear quantities")
     if prim.transpose is None:
         return f"'{prim}' is not linear: it has no transpose rule"
-    if prim in _BILINEAR and sum(depends) > 1:
+    if prim.bilinear and sum(depends) > 1:
         return f"'{prim}' multiplies two values that both depend on the arguments"
     position = _LINEAR_OPERAND.get(prim)
     if position is not None:

@@ -13,6 +13,7 @@ One trace class serves two purposes:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,8 +25,14 @@ from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, typecheck_jaxpr
 from functrans.core.trace import Trace, Tracer
-from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, partial_static
-from functrans.tree_util import tree_flatten, tree_unflatten
+from functrans.transforms.api_util import FlatFun, fun_name, partial_static
+from functrans.tree_util import (
+    PyTreeDef,
+    keystr,
+    tree_flatten,
+    tree_flatten_with_path,
+    tree_unflatten,
+)
 
 
 class StagedTracer(Tracer):
@@ -162,6 +169,113 @@ def hoist_tracer_consts(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any]]:
     return ClosedJaxpr(new, [c for _, c in keep]), [c for _, c in hoisted]
 
 
+# ------------------------------------------------------------------ traced arguments
+
+def argument_avals(flat: Sequence[Any], fname: str, labels: Callable[[], list[str]]
+                   ) -> tuple[ShapedArray, ...]:
+    """The avals `jit`/`make_jaxpr` trace the flat arguments at: a Python scalar
+    weakly typed (an int as int64, as in JAX), arrays and tracers as they are.
+    Anything else raises here, at the boundary, a TypeError (OverflowError for an
+    int beyond int64) naming `fname`, the argument (``labels()[i]``, computed only
+    then) and what would work, rather than somewhere inside NumPy later."""
+    avals = []
+    for x in flat:
+        problem = _untraceable(x)
+        if problem is not None:
+            error, what = problem
+            raise error(f"{fname}: {labels()[len(avals)]} {what}")
+        avals.append(get_aval(x))
+    return tuple(avals)
+
+
+def _untraceable(x: Any) -> tuple[type[Exception], str] | None:
+    """Why `x` cannot be a traced argument (the error type and the reason), or None."""
+    t = type(x)
+    if t is np.ndarray or isinstance(x, (np.ndarray, np.generic)):
+        return None if dtypes.is_supported(x.dtype) else (TypeError, _dtype_problem(x))
+    if t is int:
+        return None if dtypes.fits_int64(x) else (OverflowError, _int_problem(x))
+    if t in (bool, float, complex) or isinstance(x, Tracer):
+        return None
+    text = repr(x)
+    text = text if len(text) < 60 else text[:57] + "..."
+    return TypeError, (f"is a {t.__name__} ({text}), not an array: traced arguments are "
+                       "NumPy arrays, NumPy and Python scalars, and pytrees (tuples, lists, "
+                       "dicts, None) of them; pass other values as static arguments "
+                       "(static_argnums)")
+
+
+def _int_problem(x: int) -> str:
+    size, unsigned = ("large", "np.uint64(x) if it is below 2**64, ") if x > 0 else ("small", "")
+    return (f"is the Python int {x}: too {size} to convert to int64 (a Python int is traced "
+            f"as a weakly-typed int64, as in JAX). Pass {unsigned}float(x) for an "
+            "approximation, or make it a static argument (static_argnums) to compute with "
+            "the exact Python int")
+
+
+_DTYPE_HINTS = {
+    "M": "Convert dates to numbers first, e.g. x.astype('datetime64[s]').astype(np.int64) "
+         "(seconds since 1970).",
+    "m": "Convert durations to numbers first, e.g. x.astype('timedelta64[s]').astype(np.int64) "
+         "(seconds).",
+    "O": "Object arrays come from ragged lists, Python objects or ints beyond 64 bits: "
+         "build a numeric array, e.g. np.asarray(x, dtype=np.float64).",
+    "U": "Strings cannot be traced: close over them, or pass them as static arguments "
+         "(static_argnums; a tuple of str is hashable).",
+    "V": "Pass the fields of a structured array as separate arrays (a dict of arrays is a "
+         "pytree).",
+}
+_DTYPE_HINTS["S"] = _DTYPE_HINTS["U"]
+
+
+def _dtype_problem(x: Any) -> str:
+    what = "a NumPy scalar" if isinstance(x, np.generic) else "an array"
+    return (f"is {what} of dtype {x.dtype}, which cannot be traced: functrans computes with "
+            "boolean and numeric (int, uint, float, complex) dtypes only. "
+            f"{_DTYPE_HINTS.get(x.dtype.kind, '')}").rstrip()
+
+
+def argument_labels(fun: Callable[..., Any], in_tree: PyTreeDef, positions: Sequence[int]
+                    ) -> list[str]:
+    """How messages name each flat leaf of an ``(args, kwargs)`` tree: ``argument 4
+    (step)``, ``argument 0 (params)['w']``, ``keyword argument 'lr'``. `positions[i]`
+    is the position in the call of the i-th positional argument in the tree (static
+    arguments are left out of it)."""
+    names = parameter_names(fun)
+    skeleton = tree_unflatten(in_tree, range(in_tree.num_leaves))
+    labels = []
+    for path, _ in tree_flatten_with_path(skeleton)[0]:
+        part, key, rest = path[0], path[1], keystr(path[2:])
+        if part == 0:
+            labels.append(positional_label(positions[key], names) + rest)
+        else:
+            labels.append(f"keyword argument {key!r}{rest}")
+    return labels
+
+
+def positional_label(position: int, names: Sequence[str]) -> str:
+    """``argument 4 (step)``: the position, and the parameter's name where known."""
+    if position < len(names):
+        return f"argument {position} ({names[position]})"
+    return f"argument {position}"
+
+
+def parameter_names(fun: Callable[..., Any]) -> list[str]:
+    """The names of `fun`'s positional parameters, in order (empty where Python
+    cannot tell: builtins, some callables)."""
+    try:
+        params = inspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = []
+    for p in params:
+        if p.kind not in positional:
+            break
+        names.append(p.name)
+    return names
+
+
 class ShapeDtypeStruct:
     """A shape and a dtype standing for an array, as ``jax.ShapeDtypeStruct``: what
     `eval_shape` returns, and accepted wherever an argument's value is not needed."""
@@ -210,11 +324,14 @@ def make_jaxpr(fun: Callable[..., Any], static_argnums: int | Sequence[int] = ()
 
     def make(*args: Any, **kwargs: Any) -> ClosedJaxpr:
         f, dyn_args = partial_static(fun, args, static)
-        flat, in_tree = flatten_args(dyn_args, kwargs, f"make_jaxpr of {fun_name(fun)}")
+        flat, in_tree = tree_flatten((dyn_args, kwargs))
+        nargs = len(args)
+        static_pos = {s % nargs for s in static if -nargs <= s < nargs}
+        positions = [i for i in range(nargs) if i not in static_pos]
+        in_avals = argument_avals(flat, f"make_jaxpr of {fun_name(fun)}",
+                                  lambda: argument_labels(fun, in_tree, positions))
         flat_fun = FlatFun(f, in_tree, fun_name(fun))
-        closed = trace_to_jaxpr(flat_fun, [get_aval(x) for x in flat], fun_name(fun),
-                                "make_jaxpr")
-        return closed
+        return trace_to_jaxpr(flat_fun, in_avals, fun_name(fun), "make_jaxpr")
 
     make.__name__ = f"make_jaxpr({fun_name(fun)})"
     return make

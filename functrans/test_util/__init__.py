@@ -20,6 +20,11 @@ argument that should stay fixed).
 The small vector-space helpers (``rand_like``, ``inner_prod``, ``tree_add``,
 ``tree_sub``, ``tree_scale``) treat a pytree of arrays as one vector; integer
 and boolean leaves are not part of the space (their tangents are ``float0``).
+
+``functrans.test_util.strategies`` (imported on its own, as it needs Hypothesis)
+holds Hypothesis strategies for arrays on the domains derivatives are checked on
+(positive, SPD, orthogonal, simplex ...) and ``check_transformations``, which checks
+a function's derivatives, ``jit`` and ``vmap`` on the examples they draw.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ from functrans.tree_util import keystr, tree_flatten, tree_flatten_with_path, tr
 __all__ = ["check_grads", "check_jvp", "check_vjp", "check_close", "numerical_jvp",
            "rand_like", "inner_prod", "tree_add", "tree_sub", "tree_scale",
            "default_tolerance", "default_eps"]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 Tolerance = float | Mapping[Any, float] | None
 

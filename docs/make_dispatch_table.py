@@ -1,0 +1,140 @@
+"""Write docs/numpy_dispatch.md: which NumPy functions compute on traced values.
+
+    python docs/make_dispatch_table.py
+
+The lists come from the dispatch tables in functrans/numpy/_dispatch.py, matched
+against the ufuncs and ``__array_function__`` functions of the installed NumPy, so
+the page changes when functrans.numpy (or its linalg and fft modules) gains a
+function, or when NumPy does. tests/test_docs.py checks the file is up to date.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from functrans.numpy import _dispatch
+
+OUT = Path(__file__).with_name("numpy_dispatch.md")
+
+EXAMPLE = '''```python
+import numpy as np
+import functrans as ft
+
+def f(x):                                   # plain NumPy
+    return np.sum(np.maximum.accumulate(np.sin(x)) * np.exp(x))
+
+print(ft.grad(f)(np.array([0.5, 0.1, 1.0])))
+```
+```text
+[3.20720685 0.52984716 3.75604923]
+```'''
+
+
+def _code(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names) if names else "none"
+
+
+def ufunc_section() -> list[str]:
+    ufuncs = _dispatch.numpy_ufuncs()
+    routed = [u for u in ufuncs if _dispatch.ufunc_target(u) is not None]
+    missing = [u.__name__ for u in ufuncs if _dispatch.ufunc_target(u) is None]
+    binary = [u.__name__ for u in routed if u.nin == 2]
+    lines = [
+        "## Ufuncs (`__array_ufunc__`)",
+        "",
+        f"{len(routed)} of NumPy's {len(ufuncs)} ufuncs compute on traced values, each "
+        "through the `functrans.numpy` function of its name (`np.sin(x)` is `fnp.sin(x)`; "
+        "NumPy's aliases such as `np.abs` and `np.conj` are the same ufuncs). The "
+        "keyword `dtype=` converts the operands first, as NumPy computes in that type; "
+        "`out=` and a `where=` mask raise (see `docs/numpy_code.md`).",
+        "",
+        f"Computed: {_code([u.__name__ for u in routed])}.",
+        "",
+        f"Not computed (a typed error names them): {_code(missing)}.",
+        "",
+        "### Ufunc methods",
+        "",
+        "| method | ufuncs | computed by |",
+        "|---|---|---|",
+    ]
+    for ufunc_name, reduction in _dispatch.REDUCTIONS.items():
+        lines.append(f"| `reduce`, `reduceat` | `{ufunc_name}` | "
+                     f"`functrans.numpy.{reduction}` |")
+    for ufunc_name, (where, _) in _dispatch.ACCUMULATIONS.items():
+        lines.append(f"| `accumulate` | `{ufunc_name}` | `{where}` |")
+    lines += [
+        f"| `outer` | the {len(binary)} binary ufuncs computed above | the ufunc, with the "
+        "first operand reshaped to broadcast against every axis of the second |",
+        "| `at` | all | raises: it updates its argument in place; the error names "
+        "`a = a.at[indices].add(b)` (`.multiply`, `.min`, `.max`, `.set`) |",
+        "",
+        "`reduce` and `accumulate` work on axis 0 unless given `axis` (NumPy's default); "
+        "`reduce` takes `axis`, `dtype`, `keepdims`, and `initial` and `where` where the "
+        "functrans.numpy reduction does; `reduceat` needs concrete indices (they fix the "
+        "result's shape).",
+        "",
+    ]
+    return lines
+
+
+def function_section() -> list[str]:
+    lines = [
+        "## Functions (`__array_function__`)",
+        "",
+        "A NumPy function called with a traced array goes to the function of the same "
+        "name in `functrans.numpy`, `functrans.numpy.linalg` or `functrans.numpy.fft`, "
+        "looked up when it is called, with the arguments as given. Functions writing "
+        "into an argument (`out=`, "
+        f"{_code(sorted(_dispatch.IN_PLACE_FUNCTIONS))}) raise, naming the functional "
+        "update to write instead.",
+        "",
+    ]
+    for module, functions in _dispatch.numpy_functions().items():
+        routed = [_route_text(name, f) for name, f in functions
+                  if _dispatch.function_route(f) is not None]
+        missing = [name for name, f in functions if _dispatch.function_route(f) is None]
+        lines += [f"### `{module}`", "",
+                  f"{len(routed)} of {len(functions)} functions computed: "
+                  f"{', '.join(routed)}.",
+                  ""]
+        if missing:
+            lines += [f"Not computed: {_code(missing)}.", ""]
+    alternatives = [f"`numpy.{name}`: {text}" for name, text in _dispatch.ALTERNATIVES.items()]
+    lines += ["For some of those the error suggests an alternative: "
+              + "; ".join(alternatives) + ".", ""]
+    return lines
+
+
+def _route_text(name: str, func: object) -> str:
+    """The NumPy name, and what computes it where that is not the function of its name."""
+    route = _dispatch.function_route(func)
+    module = _dispatch.FUNCTION_NAMESPACES[func.__module__]
+    expected = "functrans.numpy." + (f"{module}." if module else "") + name
+    return f"`{name}`" if route == expected else f"`{name}` (as `{route}`)"
+
+
+def render() -> str:
+    lines = [
+        "# NumPy functions on traced values",
+        "",
+        "Generated by `python docs/make_dispatch_table.py` from the dispatch tables of "
+        "`functrans/numpy/_dispatch.py`, for the installed NumPy "
+        f"({np.__version__.split('.')[0]}.x). Inside `grad`, `jvp`, `vmap`, `jit` and every "
+        "other transformation, the NumPy functions listed here compute on traced values "
+        "with the primitives of `functrans.numpy`, so they are differentiated, batched "
+        "and compiled like their `fnp.` spelling. Why some cannot be, and what to write "
+        "instead: [numpy_code.md](numpy_code.md).",
+        "",
+        EXAMPLE,
+        "",
+    ]
+    lines += ufunc_section()
+    lines += function_section()
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+if __name__ == "__main__":
+    OUT.write_text(render())
+    print(f"wrote {OUT}")
