@@ -95,9 +95,6 @@ def test_the_slow_path_also_keeps_one_signature_per_python_scalar_kind():
     assert counted.traces == 1
 
 
-@pytest.mark.xfail(strict=True, reason="needs weak-type propagation in "
-                   "primitives/elementwise.py and numpy/_util.py (see the report of the "
-                   "jit-boundary change): promotion turns 0.9 ** step into a strong float64")
 def test_adam_step_with_a_python_int_counter_matches_eager_and_traces_once():
     counted = TraceCounter(adam_step)
     jitted = ft.jit(counted)

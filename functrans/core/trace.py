@@ -243,31 +243,38 @@ def _scalar_conversion(what: str) -> str:
 
 
 class gc_paused:
-    """Pause Python's cyclic garbage collector while a jaxpr is recorded.
+    """Keep Python's cyclic garbage collector from re-walking a jaxpr being recorded.
 
-    Recording keeps every equation, variable and tracer alive until the end, and
-    each full collection walks all of them, which makes tracing a long function
-    quadratic. Nothing recorded forms reference cycles, so collection can wait
-    until the outermost recording ends. Process-wide, so nesting and threads
-    share one counter.
+    Recording keeps every equation, variable and tracer alive until the end, and a
+    full collection walks every live object, so full collections during a long
+    recording would make tracing quadratic. The collector stays on (other threads'
+    garbage is collected as usual); instead, after each full collection that runs
+    while something is being recorded, the survivors are frozen (``gc.freeze``):
+    later collections skip them, so each object is walked a bounded number of times.
+    When the last recording ends they are unfrozen, and collected normally again.
+    Process-wide, so nesting and threads share one counter.
     """
 
     _lock = threading.Lock()
     _depth = 0
-    _was_enabled = False
 
     def __enter__(self) -> None:
         with gc_paused._lock:
-            if gc_paused._depth == 0:
-                gc_paused._was_enabled = gc.isenabled()
-                gc.disable()
             gc_paused._depth += 1
 
     def __exit__(self, *exc: Any) -> None:
         with gc_paused._lock:
             gc_paused._depth -= 1
-            if gc_paused._depth == 0 and gc_paused._was_enabled:
-                gc.enable()
+            if gc_paused._depth == 0 and gc.get_freeze_count():
+                gc.unfreeze()
+
+
+def _freeze_survivors_while_recording(phase: str, info: dict[str, Any]) -> None:
+    if phase == "stop" and info["generation"] == 2 and gc_paused._depth:
+        gc.freeze()
+
+
+gc.callbacks.append(_freeze_survivors_while_recording)
 
 
 def check_alive(tracer: Tracer, where: str) -> None:

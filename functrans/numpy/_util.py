@@ -146,8 +146,14 @@ def to_inexact_dtype(dtype: np.dtype) -> np.dtype:
     return dtypes.canonical_float(dtype)
 
 
-def cast(x: Array, dtype: np.dtype) -> Array:
-    """`x` as `dtype`; tracers through ``convert_element_type``, constants by NumPy."""
+def cast(x: Array, dtype: np.dtype, weak_type: bool = False) -> Array:
+    """`x` as `dtype`; tracers through ``convert_element_type``, constants by NumPy.
+    `weak_type`: promotion of weakly-typed values only, whose result stays weak (a
+    Python scalar stays one, of the kind of `dtype`)."""
+    if weak_type:
+        if dtypes.is_python_scalar(x):
+            return dtypes.weak_scalar(x, dtype)
+        return lax.convert_element_type(x, dtype, weak_type=True)
     if isinstance(x, Tracer):
         return x if x.aval.dtype == dtype else lax.convert_element_type(x, dtype)
     if type(x) is np.ndarray and x.dtype == dtype:
@@ -278,11 +284,11 @@ def _promote(fname: str, args: tuple[Array, ...], adjust: Any) -> list[Array]:
     if all(a.shape == first.shape and a.dtype == first.dtype and not a.weak_type
            for a in avals) and (adjust is None or is_inexact(first.dtype)):
         return list(args)
-    dtype = dtypes.result_type(*args)
+    dtype, weak = dtypes.weak_result_type(*args)
     if adjust is not None:
         dtype = adjust(dtype)
     shape = broadcast_shapes(fname, *(a.shape for a in avals))
-    return [broadcast_to_shape(cast(a, dtype), shape) for a in args]
+    return [broadcast_to_shape(cast(a, dtype, weak), shape) for a in args]
 
 
 # ------------------------------------------------------------------ axes

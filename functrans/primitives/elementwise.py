@@ -26,7 +26,7 @@ from functrans import (
     dtypes,
     primitives,  # the family, for call-time use (see primitives/__init__)
 )
-from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.avals import ShapedArray, get_aval, weak_type_rule
 from functrans.core.primitive import Primitive, UfuncEquivalent
 from functrans.core.trace import Tracer
 from functrans.core.zeros import Zero
@@ -102,7 +102,7 @@ def _check_kind(name: str, what: str, aval: ShapedArray, kinds: str) -> None:
 # ------------------------------------------------------------------ shape rules
 
 def _unary_aval(x: ShapedArray, **_: Any) -> ShapedArray:
-    return x.strip_weak_type()  # avals are immutable: share it
+    return x  # weak type included (JAX's rule); avals are immutable: share it
 
 
 def _check_equal_avals(name: str, avals: tuple[ShapedArray, ...]) -> None:
@@ -123,7 +123,7 @@ def _nary_aval(name: str, kinds: str | None = None, out_dtype: Any = None):
             _check_kind(name, "the operand" if len(avals) == 1 else "each operand",
                         first, kinds)
         if out_dtype is None:
-            return first.strip_weak_type()
+            return weak_type_rule(first, *avals)
         return ShapedArray(first.shape, out_dtype)
     return rule
 
@@ -272,8 +272,17 @@ def _coerce_operands(name: str, *args: Any) -> list[Any]:
     else:  # only scalars: constants unless one of them is traced
         dtype, shape = dtypes.result_type(*args), ()
         concrete = not any(isinstance(x, Tracer) for x in args)
+        if not concrete:  # computed from Python scalars only: the result stays weak
+            return [_coerce_weak(x, dtype) for x in args]
     return [_coerce_scalar(name, x, dtype, shape, concrete) if s else x
             for x, s in zip(args, scalar_like)]
+
+
+def _coerce_weak(x: Any, dtype: np.dtype) -> Any:
+    """A Python scalar or weakly-typed tracer as a weakly-typed value of `dtype`."""
+    if dtypes.is_python_scalar(x):
+        return dtypes.weak_scalar(x, dtype)  # staged as a weakly-typed literal
+    return convert_element_type(x, dtype, weak_type=True)
 
 
 def _binary(prim: Primitive, x: Any, y: Any) -> Any:
@@ -441,7 +450,7 @@ def min(x: Any, y: Any) -> Any:  # noqa: A001  (jax.lax name)
 def _abs_aval(x: ShapedArray) -> ShapedArray:
     _check_kind("abs", "x", x, NUMBER)
     dtype = np.finfo(x.dtype).dtype if x.dtype.kind == "c" else x.dtype
-    return ShapedArray(x.shape, dtype)
+    return weak_type_rule(ShapedArray(x.shape, dtype), x)
 
 
 def _abs_tangent(t, x):
@@ -487,7 +496,7 @@ def _integer_pow_aval(x: ShapedArray, *, y: int) -> ShapedArray:
     if y < 0 and x.dtype.kind in INT:
         raise TypeError(f"integer_pow: a negative exponent y={y} needs a floating-point x, "
                         f"got {x.str_short()}")
-    return ShapedArray(x.shape, x.dtype)
+    return x  # weak type included (JAX's rule); avals are immutable: share it
 
 
 def _integer_pow_jvp(primals, tangents, *, y):
@@ -527,7 +536,7 @@ def _pow_aval(x: ShapedArray, y: ShapedArray) -> ShapedArray:
     if x.shape != y.shape or (y.dtype != x.dtype and y.dtype.kind not in INT):
         raise TypeError(f"pow requires operands of equal shape, with y of x's dtype or an "
                         f"integer dtype, got x: {x.str_short()}, y: {y.str_short()}")
-    return ShapedArray(x.shape, x.dtype)
+    return weak_type_rule(ShapedArray(x.shape, x.dtype), x, y)
 
 
 def _pow_dx(t, x, y):
@@ -987,7 +996,7 @@ def _select_n_aval(which: ShapedArray, *cases: ShapedArray) -> ShapedArray:
     if which.shape != cases[0].shape:
         raise TypeError(f"select_n: which {which.str_short()} must have the shape of the "
                         f"cases {cases[0].str_short()} (or be a scalar, for lax.select_n)")
-    return ShapedArray(cases[0].shape, cases[0].dtype)
+    return weak_type_rule(cases[0], *cases)
 
 
 def _select_n_impl(which: Any, *cases: Any) -> Any:
@@ -1173,23 +1182,24 @@ def conj(x: Any) -> Any:
 
 # ------------------------------------------------------------------ dtype conversion
 
-def _convert_aval(x, *, new_dtype):
-    return ShapedArray(x.shape, new_dtype)
+def _convert_aval(x, *, new_dtype, weak_type=False):
+    return ShapedArray(x.shape, new_dtype, weak_type)
 
 
-def _convert_impl(x, *, new_dtype):
+def _convert_impl(x, *, new_dtype, weak_type=False):
     return np.asarray(x).astype(new_dtype, copy=False)
 
 
-def _convert_jvp(primals, tangents, *, new_dtype):
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
     (x,), (t,) = primals, tangents
-    out = convert_element_type_p.bind(x, new_dtype=new_dtype)
+    weak = {"weak_type": True} if weak_type else {}
+    out = convert_element_type_p.bind(x, new_dtype=new_dtype, **weak)
     if type(t) is Zero or not dtypes.is_float(new_dtype):
         return out, Zero(ShapedArray(get_aval(out).shape, dtypes.tangent_dtype(new_dtype)))
     return out, convert_element_type_p.bind(t, new_dtype=new_dtype)
 
 
-def _convert_transpose(ct, x, *, new_dtype):
+def _convert_transpose(ct, x, *, new_dtype, weak_type=False):
     if get_aval(ct).dtype.kind == "c" and x.aval.dtype.kind != "c":
         ct = real(ct)  # the cotangent of a real input is real: drop the imaginary part
     return [convert_element_type_p.bind(ct, new_dtype=x.aval.dtype)]
@@ -1203,12 +1213,16 @@ convert_element_type_p.transpose = _convert_transpose
 convert_element_type_p.linear = True
 
 
-def convert_element_type(x: Any, new_dtype: Any) -> Any:
-    """Cast `x` to `new_dtype` (as ``lax.convert_element_type``)."""
+def convert_element_type(x: Any, new_dtype: Any, weak_type: bool = False) -> Any:
+    """Cast `x` to `new_dtype` (as ``lax.convert_element_type``). `weak_type`: the
+    result promotes like a Python scalar (what promotion of weakly-typed values
+    gives, as in JAX); the parameter is staged only when true."""
     new_dtype = np.dtype(new_dtype)
     aval = get_aval(x)
-    if aval.dtype == new_dtype and not aval.weak_type:
+    if aval.dtype == new_dtype and aval.weak_type == weak_type:
         return x
+    if weak_type:
+        return convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=True)
     return convert_element_type_p.bind(x, new_dtype=new_dtype)
 
 
