@@ -257,20 +257,29 @@ class gc_paused:
 
     _lock = threading.Lock()
     _depth = 0
+    #: freezing is ours to undo only if nothing was frozen before (a program that froze
+    #: its start-up objects, say before forking, keeps them frozen)
+    _may_freeze = False
+    _froze = False
 
     def __enter__(self) -> None:
         with gc_paused._lock:
+            if gc_paused._depth == 0:
+                gc_paused._may_freeze = gc.get_freeze_count() == 0
             gc_paused._depth += 1
 
     def __exit__(self, *exc: Any) -> None:
         with gc_paused._lock:
             gc_paused._depth -= 1
-            if gc_paused._depth == 0 and gc.get_freeze_count():
+            if gc_paused._depth == 0 and gc_paused._froze:
+                gc_paused._froze = False
                 gc.unfreeze()
 
 
 def _freeze_survivors_while_recording(phase: str, info: dict[str, Any]) -> None:
-    if phase == "stop" and info["generation"] == 2 and gc_paused._depth:
+    if (phase == "stop" and info["generation"] == 2 and gc_paused._depth
+            and gc_paused._may_freeze):
+        gc_paused._froze = True
         gc.freeze()
 
 
