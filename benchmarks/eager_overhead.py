@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
+from harness import seconds_per_call
 
 import functrans as ft
 import functrans.numpy as fnp
@@ -61,13 +61,6 @@ def chain_floor(x, n):
     return ct
 
 
-def _time(fn: Callable[[], object], number: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(number):
-        fn()
-    return (time.perf_counter() - t0) / number
-
-
 def compare(name: str, impls: dict[str, Callable[[], object]], n_prims: int, rounds: int,
             number: int) -> None:
     for fn in impls.values():  # warm up
@@ -75,7 +68,7 @@ def compare(name: str, impls: dict[str, Callable[[], object]], n_prims: int, rou
     samples: dict[str, list[float]] = {k: [] for k in impls}
     for _ in range(rounds):
         for k, fn in impls.items():
-            samples[k].append(_time(fn, number))
+            samples[k].append(seconds_per_call(fn, number))
     floor = statistics.median(samples["numpy floor"])
     print(f"\n{name} ({n_prims} forward primitives)")
     print(f"  {'implementation':<22}{'median':>12}{'min':>12}{'max':>12}{'ratio':>8}"

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
+from harness import seconds_per_call
 
 import functrans as ft
 import functrans.numpy as fnp
@@ -63,13 +63,6 @@ def make_floor(target: np.ndarray) -> Callable:
     return value_and_grad
 
 
-def _time(fn: Callable[[], object], number: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(number):
-        fn()
-    return (time.perf_counter() - t0) / number
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log2n", type=int, default=16)
@@ -97,7 +90,7 @@ def main() -> None:
     samples: dict[str, list[float]] = {name: [] for name in impls}
     for _ in range(args.rounds):
         for name, fn in impls.items():
-            samples[name].append(_time(lambda fn=fn: fn(x, k), args.number))
+            samples[name].append(seconds_per_call(lambda fn=fn: fn(x, k), args.number))
     floor = statistics.median(samples["numpy floor"])
     print(f"value and gradient of an FFT convolution loss, n = 2^{args.log2n} "
           f"({args.rounds} rounds of {args.number} calls)")

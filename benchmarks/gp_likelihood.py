@@ -32,27 +32,10 @@ from __future__ import annotations
 import os
 import sys
 
-_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false", "JAX_PLATFORMS": "cpu"}
-
-
-def _restart_with_one_blas_thread() -> None:
-    """BLAS reads its thread count when it loads: restart with it set (and without the
-    OpenBLAS core-type overrides some machines set, which slow a current NumPy)."""
-    env = dict(os.environ)
-    changed = False
-    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        changed |= env.pop(name, None) is not None
-    for name, value in _ONE_THREAD.items():
-        if env.get(name) != value:
-            env[name] = value
-            changed = True
-    if changed:
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
-
+import harness
 
 if __name__ == "__main__":
-    _restart_with_one_blas_thread()
+    harness.restart_with_blas_threads()
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 import scipy.special as sc
+from harness import seconds_per_call
 
 import functrans as ft
 import functrans.numpy as fnp
@@ -60,13 +60,6 @@ def make_floor(design: np.ndarray, counts: np.ndarray) -> Callable:
                             + (mean - counts) / total)
         return value, (coef_bar, s_bar)
     return value_and_grad
-
-
-def _time(fn: Callable[[], object], number: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(number):
-        fn()
-    return (time.perf_counter() - t0) / number
 
 
 def main() -> None:
@@ -101,7 +94,8 @@ def main() -> None:
     samples: dict[str, list[float]] = {name: [] for name in implementations}
     for _ in range(args.rounds):
         for name, fn in implementations.items():
-            samples[name].append(_time(lambda fn=fn: fn(coef, log_dispersion), args.number))
+            call = lambda fn=fn: fn(coef, log_dispersion)  # noqa: E731
+            samples[name].append(seconds_per_call(call, args.number))
 
     floor_median = statistics.median(samples["NumPy/SciPy floor"])
     print(f"negative-binomial regression, n = {args.n}, {args.features} features: "

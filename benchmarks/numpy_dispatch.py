@@ -25,10 +25,10 @@ from __future__ import annotations
 import argparse
 import functools
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
+from harness import seconds_per_call
 
 import functrans as ft
 import functrans.numpy as fnp
@@ -75,13 +75,6 @@ def mlp_floor(w1):
     return X.T @ pre1_bar
 
 
-def _time(fn: Callable[[], object], number: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(number):
-        fn()
-    return (time.perf_counter() - t0) / number
-
-
 def compare(name: str, impls: dict[str, Callable[[], object]], rounds: int, number: int,
             floor: str = "numpy floor") -> None:
     for fn in impls.values():  # warm up
@@ -89,7 +82,7 @@ def compare(name: str, impls: dict[str, Callable[[], object]], rounds: int, numb
     samples: dict[str, list[float]] = {k: [] for k in impls}
     for _ in range(rounds):
         for k, fn in impls.items():
-            samples[k].append(_time(fn, number))
+            samples[k].append(seconds_per_call(fn, number))
     base = statistics.median(samples[floor])
     print(f"\n{name}")
     print(f"  {'implementation':<30}{'median':>12}{'min':>12}{'max':>12}{'ratio':>9}")

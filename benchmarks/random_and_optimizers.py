@@ -27,6 +27,8 @@ import argparse
 import os
 import sys
 
+import harness
+
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,16 +37,8 @@ def _parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _reexec_with_threads(threads: int) -> None:
-    """BLAS reads its thread count when it loads: restart with it set."""
-    wanted = {name: str(threads) for name in
-              ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    if any(os.environ.get(k) != v for k, v in wanted.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **wanted})
-
-
 if __name__ == "__main__":
-    _reexec_with_threads(_parse().threads)
+    harness.restart_with_blas_threads(_parse().threads)
 
 import statistics  # noqa: E402
 import time  # noqa: E402

@@ -24,32 +24,15 @@ from __future__ import annotations
 import os
 import sys
 
-_PINNED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false", "JAX_PLATFORMS": "cpu"}
+import harness
 
 #: for memory workloads only (a child process): large arrays always mmapped, so
 #: freed memory leaves the process and the resident size shows the live arrays
 _MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
-def _reexec_with_benchmark_env() -> None:
-    """Environment variables only count before NumPy and the BLAS load: restart."""
-    env = dict(os.environ)
-    changed = False
-    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        if name in env:
-            del env[name]
-            changed = True
-    for name, value in _PINNED.items():
-        if env.get(name) != value:
-            env[name] = value
-            changed = True
-    if changed:
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
-
-
 if __name__ == "__main__":
-    _reexec_with_benchmark_env()
+    harness.restart_with_blas_threads()
 
 # the environment is set: now NumPy may load
 import argparse  # noqa: E402
