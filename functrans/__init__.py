@@ -6,8 +6,19 @@
     ft.grad(lambda u: fnp.exp(fnp.sin(u**2) * fnp.log(u**2)))(1.5)
 """
 
-from functrans import example_libraries, lax, nn, numpy, random, scipy, tree_util  # noqa: E402  (numpy attaches the operators to tracers)
-from functrans.api.jit import jit
+from functrans import (  # noqa: E402  (numpy attaches the operators to tracers)
+                              debug,
+                              example_libraries,
+                              flatten_util,
+                              lax,
+                              nn,
+                              numpy,
+                              random,
+                              scipy,
+                              tree,
+                              tree_util,
+)
+from functrans.api.jit import disable_jit, jit
 from functrans.config import config
 from functrans.core.ir import ClosedJaxpr, Jaxpr
 from functrans.core.trace import Tracer
@@ -19,6 +30,7 @@ from functrans.errors import (
                               TracerIntegerConversionError,
                               UnexpectedTracerError,
 )
+from functrans.higher_order.callbacks import block_until_ready, pure_callback
 from functrans.higher_order.checkpoint import checkpoint, checkpoint_policies, remat
 from functrans.higher_order.custom_derivatives import custom_jvp, custom_vjp
 from functrans.lax import stop_gradient  # noqa: E402
@@ -33,11 +45,13 @@ from functrans.transforms.vmap import vmap
 __version__ = "0.1.0"
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "linear_transpose", "jit",
+           "disable_jit",
            "custom_jvp", "custom_vjp", "checkpoint", "remat", "checkpoint_policies",
            "vmap", "jacfwd", "jacrev", "jacobian", "hessian", "make_jaxpr", "stop_gradient",
            "eval_shape", "ShapeDtypeStruct", "trace_table",
            "tree_util", "config", "lax", "numpy", "nn", "scipy", "Tracer", "Jaxpr",
-           "random", "example_libraries",
+           "random", "example_libraries", "tree", "flatten_util", "debug", "pure_callback",
+           "block_until_ready",
            "ClosedJaxpr", "float0",
            "ConcretizationTypeError", "TracerArrayConversionError", "TracerBoolConversionError",
            "TracerIntegerConversionError", "UnexpectedTracerError"]

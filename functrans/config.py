@@ -18,12 +18,15 @@ class Config:
     * ``jit_cache_size``: how many signatures each jitted function keeps traced and
       compiled; beyond it the least recently used one is dropped (and traced again
       if it comes back). Default 256.
+    * ``disable_jit``: ``jit`` calls the function directly, without tracing it (for
+      debugging with print and pdb); usually set with ``functrans.disable_jit()``.
     """
 
     def __init__(self) -> None:
         self.check_jaxprs = False
         self.log_compiles = False
         self.jit_cache_size = 256
+        self.disable_jit = False
 
     def update(self, name: str, value: Any) -> None:
         if not hasattr(self, name) or name.startswith("_"):
@@ -50,7 +53,7 @@ def _check_cache_size(name: str, value: Any) -> None:
 
 
 # validated on every assignment, attribute or update(), so that a typo fails where it is made
-_CHECKS = {"check_jaxprs": _check_bool, "log_compiles": _check_bool,
+_CHECKS = {"check_jaxprs": _check_bool, "log_compiles": _check_bool, "disable_jit": _check_bool,
            "jit_cache_size": _check_cache_size}
 
 config = Config()

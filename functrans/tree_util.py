@@ -10,6 +10,7 @@ else is a leaf. Nesting depth is limited by memory, not by the recursion limit.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, NamedTuple
@@ -17,7 +18,10 @@ from typing import Any, NamedTuple
 __all__ = ["PyTreeDef", "tree_flatten", "tree_unflatten", "tree_leaves", "tree_structure",
            "tree_map", "tree_reduce", "tree_all", "tree_transpose", "register_pytree_node",
            "register_pytree_node_class", "register_dataclass", "treedef_is_leaf",
-           "tree_flatten_with_path", "keystr"]
+           "tree_flatten_with_path", "keystr", "tree_leaves_with_path", "tree_map_with_path",
+           "tree_broadcast", "treedef_children", "tree_flatten_with_keys",
+           "register_pytree_with_keys", "register_static",
+           "Partial", "GetAttrKey", "SequenceKey", "DictKey", "FlattenedIndexKey"]
 
 
 class _NodeType(NamedTuple):
@@ -63,7 +67,10 @@ def register_dataclass(cls: type, data_fields: list[str] | None = None,
     def unflatten(aux: tuple[Any, ...], children: Iterable[Any]) -> Any:
         return cls(**dict(zip(data, children)), **dict(zip(meta, aux)))
 
-    register_pytree_node(cls, flatten, unflatten)
+    def flatten_with_keys(x: Any) -> tuple[list[tuple[Any, Any]], tuple[Any, ...]]:
+        return [(GetAttrKey(n), getattr(x, n)) for n in data], tuple(getattr(x, n) for n in meta)
+
+    register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
     return cls
 
 
@@ -364,8 +371,7 @@ def _children_matching(treedef: PyTreeDef, tree: Any) -> list[Any]:
 
 
 def tree_reduce(f: Callable[[Any, Any], Any], tree: Any, *initializer: Any) -> Any:
-    import functools
-
+    """``functools.reduce(f, tree_leaves(tree), *initializer)``."""
     return functools.reduce(f, tree_leaves(tree), *initializer)
 
 
@@ -409,7 +415,180 @@ def _child_keys(x: Any, aux: Any, num_children: int) -> list[Any]:
 
 
 def keystr(path: tuple[Any, ...]) -> str:
-    return "".join(k if isinstance(k, str) and k.startswith(".") else f"[{k!r}]" for k in path)
+    """A path as Python would index it: ``['a'][0].x``. Accepts key objects
+    (:class:`DictKey`, :class:`SequenceKey`, ...) and the plain entries of
+    :func:`tree_flatten_with_path`."""
+    return "".join(_key_text(k) for k in path)
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, (GetAttrKey, SequenceKey, DictKey, FlattenedIndexKey)):
+        return str(key)
+    return key if isinstance(key, str) and key.startswith(".") else f"[{key!r}]"
+
+
+# Key objects name one step of a path, as JAX's do: each prints as the Python
+# syntax that takes that step.
+
+@dataclasses.dataclass(frozen=True)
+class GetAttrKey:
+    """The attribute `name` of a namedtuple, dataclass or registered class."""
+    name: str
+
+    def __str__(self) -> str:
+        return f".{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceKey:
+    """Position `idx` in a tuple or list."""
+    idx: int
+
+    def __str__(self) -> str:
+        return f"[{self.idx!r}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class DictKey:
+    """Key `key` of a dict."""
+    key: Hashable
+
+    def __str__(self) -> str:
+        return f"[{self.key!r}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class FlattenedIndexKey:
+    """Child number `key` of a registered container that names no keys itself."""
+    key: int
+
+    def __str__(self) -> str:
+        return f"[<flat index {self.key}>]"
+
+
+KeyPath = tuple[Any, ...]
+
+# Containers registered with register_pytree_with_keys: their own key-flatten.
+_keyed_flatten: dict[type, Callable[[Any], tuple[Iterable[tuple[Any, Any]], Hashable]]] = {}
+
+
+def register_pytree_with_keys(
+        nodetype: type,
+        flatten_with_keys: Callable[[Any], tuple[Iterable[tuple[Any, Any]], Hashable]],
+        unflatten_func: Callable[[Any, Iterable[Any]], Any],
+        flatten_func: Callable[[Any], tuple[Iterable[Any], Hashable]] | None = None) -> None:
+    """Register a container whose children have names: ``flatten_with_keys(x) ->
+    ([(key, child), ...], aux_data)``. `flatten_func` (children without keys) is
+    derived from it when not given."""
+    if flatten_func is None:
+        def flatten_func(x: Any) -> tuple[list[Any], Hashable]:
+            keyed, aux = flatten_with_keys(x)
+            return [child for _, child in keyed], aux
+    register_pytree_node(nodetype, flatten_func, unflatten_func)
+    _keyed_flatten[nodetype] = flatten_with_keys
+
+
+def register_static(cls: type) -> type:
+    """Register `cls` as a container with no children: its instances (which must be
+    hashable) ride in the tree structure, so transformations treat them as static.
+    Usable as a decorator."""
+    register_pytree_node(cls, lambda x: ((), x), lambda x, _: x)
+    return cls
+
+
+def _keyed_children(x: Any, node: _NodeType) -> tuple[list[tuple[Any, Any]], Any]:
+    cls = type(x)
+    if cls in _keyed_flatten:
+        keyed, aux = _keyed_flatten[cls](x)
+        return list(keyed), aux
+    children, aux = node.flatten(x)
+    children = list(children)
+    if isinstance(x, dict):
+        keys: list[Any] = [DictKey(k) for k in aux]
+    elif isinstance(x, (list, tuple)) and not hasattr(cls, "_fields"):
+        keys = [SequenceKey(i) for i in range(len(children))]
+    elif hasattr(cls, "_fields"):
+        keys = [GetAttrKey(f) for f in cls._fields]
+    else:
+        keys = [FlattenedIndexKey(i) for i in range(len(children))]
+    return list(zip(keys, children)), aux
+
+
+def _leaves_with_keys(tree: Any, is_leaf: Callable[[Any], bool] | None
+                      ) -> list[tuple[KeyPath, Any]]:
+    out: list[tuple[KeyPath, Any]] = []
+    pending: list[tuple[KeyPath, Any]] = [((), tree)]
+    while pending:
+        path, x = pending.pop()
+        node = _container(x, is_leaf)
+        if node is None:
+            out.append((path, x))
+            continue
+        keyed, _ = _keyed_children(x, node)
+        pending.extend(reversed([(path + (k,), c) for k, c in keyed]))
+    return out
+
+
+def tree_leaves_with_path(tree: Any, is_leaf: Callable[[Any], bool] | None = None
+                          ) -> list[tuple[KeyPath, Any]]:
+    """``(key path, leaf)`` pairs, in leaf order. Paths are tuples of key objects
+    (:class:`DictKey`, :class:`SequenceKey`, :class:`GetAttrKey`,
+    :class:`FlattenedIndexKey`), as in JAX."""
+    return _leaves_with_keys(tree, is_leaf)
+
+
+def tree_flatten_with_keys(tree: Any, is_leaf: Callable[[Any], bool] | None = None
+                           ) -> tuple[list[tuple[KeyPath, Any]], PyTreeDef]:
+    """JAX's ``tree_flatten_with_path``: leaves with key-object paths, and the
+    structure. (This module's :func:`tree_flatten_with_path` keeps plain entries,
+    which error messages elsewhere read.)"""
+    return _leaves_with_keys(tree, is_leaf), tree_structure(tree, is_leaf)
+
+
+def tree_map_with_path(f: Callable[..., Any], tree: Any, *rest: Any,
+                       is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """``f(path, leaf, *leaves_of_rest)`` leaf-wise; `rest` must have `tree`'s
+    structure (or extend it)."""
+    keyed, treedef = tree_flatten_with_keys(tree, is_leaf)
+    others = [_flatten_up_to(treedef, r) for r in rest]
+    outs = [f(path, leaf, *xs) for (path, leaf), *xs in zip(keyed, *others)]
+    return tree_unflatten(treedef, outs)
+
+
+def tree_broadcast(prefix_tree: Any, full_tree: Any,
+                   is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """`prefix_tree` with each leaf repeated over the subtree of `full_tree` it
+    stands for, so that the result has `full_tree`'s structure."""
+    prefix_leaves, prefix_def = tree_flatten(prefix_tree, is_leaf)
+    subtrees = _flatten_up_to(prefix_def, full_tree)
+    expanded = [tree_map(lambda _, v=value: v, sub, is_leaf=is_leaf)
+                for value, sub in zip(prefix_leaves, subtrees)]
+    return tree_unflatten(prefix_def, expanded)
+
+
+def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
+    """The structures of the children of the root of `treedef`."""
+    return list(treedef.children)
+
+
+class Partial(functools.partial):
+    """A ``functools.partial`` that is a pytree: the bound arguments are its
+    children and the function is static, so it can be passed through jit, vmap
+    and grad (whose derivatives then flow into the bound arrays)."""
+
+    def __new__(cls, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Partial:
+        # Flatten nested Partials, as functools.partial does, but keep the class.
+        if isinstance(func, functools.partial):
+            args = func.args + args
+            kwargs = {**func.keywords, **kwargs}
+            func = func.func
+        return super().__new__(cls, func, *args, **kwargs)
+
+
+register_pytree_node(
+    Partial,
+    lambda p: ((p.args, p.keywords), p.func),
+    lambda func, children: Partial(func, *children[0], **children[1]))
 
 
 def __dir__() -> list[str]:  # the API, not the names this module imports

@@ -95,7 +95,7 @@ def test_the_check_of_the_list_can_fail():
     assert not missing_from_functrans("jax.lax.scan")
     assert not missing_from_functrans("jax.numpy.linalg.norm")
     assert not missing_from_functrans("jax.grad(has_aux=...)")
-    assert missing_from_functrans("jax.grad(holomorphic=...)")
+    assert missing_from_functrans("jax.jit(donate_argnums=...)")
 
 
 # ------------------------------------------------------------------ the site

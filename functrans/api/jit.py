@@ -17,9 +17,10 @@ retrace, what differs from the closest signature cached.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,7 @@ from functrans.tree_util import (
     tree_unflatten,
 )
 
-__all__ = ["jit", "Jitted", "Lowered", "Compiled"]
+__all__ = ["jit", "disable_jit", "Jitted", "Lowered", "Compiled"]
 
 logger = logging.getLogger("functrans")
 
@@ -212,6 +213,8 @@ class Jitted:
         return _CacheEntry(closed, flat_fun.out_tree)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if config.disable_jit:
+            return self.fun(*args, **kwargs)
         if not (self.static_argnums or self.static_argnames or kwargs):
             # the hot path: concrete arguments of a signature seen before
             leaves: list[Any] = []
@@ -455,6 +458,18 @@ def _check_hashable(value: Any, what: str, name: str) -> None:
                          f"compilation cache key), but got a {type(value).__name__}: "
                          f"{value!r}. Pass a tuple instead of a list, or make it a traced "
                          "argument.") from None
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True) -> Iterator[None]:
+    """Within the block, jitted functions run as plain Python, as ``jax.disable_jit``:
+    ``print`` and ``pdb`` see concrete values."""
+    previous = config.disable_jit
+    config.update("disable_jit", disable)
+    try:
+        yield
+    finally:
+        config.update("disable_jit", previous)
 
 
 def jit(fun: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[int] = (),

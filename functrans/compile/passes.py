@@ -20,7 +20,16 @@ import numpy as np
 
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray
-from functrans.core.ir import Atom, ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, dce_jaxpr
+from functrans.core.ir import (
+                              Atom,
+                              ClosedJaxpr,
+                              Jaxpr,
+                              JaxprEqn,
+                              Literal,
+                              Var,
+                              dce_jaxpr,
+                              has_side_effects,
+)
 from functrans.primitives import elementwise as ew
 from functrans.primitives import reductions as red
 from functrans.primitives import structural as st
@@ -200,6 +209,8 @@ def _cse_rule() -> Rule:
     seen: dict[Any, list[Var]] = {}
 
     def rule(eqn: JaxprEqn, ctx: _Context) -> list[Atom] | None:
+        if has_side_effects(eqn):  # two prints print twice
+            return None
         try:
             key = (eqn.primitive, tuple(_atom_key(a) for a in eqn.invars),
                    tuple(sorted(eqn.params.items())))
@@ -232,8 +243,8 @@ def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 
 def _fold_rule(eqn: JaxprEqn, ctx: _Context) -> list[Atom] | None:
-    if not eqn.invars or _has_subjaxpr(eqn.params):
-        return None
+    if not eqn.invars or _has_subjaxpr(eqn.params) or eqn.primitive.has_side_effect:
+        return None  # a side effect happens when the program runs, not when it compiles
     values = [ctx.value(a) for a in eqn.invars]
     if any(v is None for v in values):
         return None

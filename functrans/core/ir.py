@@ -185,12 +185,25 @@ def last_uses(jaxpr: Jaxpr) -> dict[int, list[Var]]:
     return dead_after
 
 
+def has_side_effects(eqn: JaxprEqn) -> bool:
+    """Whether evaluating `eqn` does more than compute its outputs: its primitive
+    has a side effect, or a jaxpr in its parameters (a call, a loop body) holds one."""
+    if eqn.primitive.has_side_effect:
+        return True
+    for param in eqn.params.values():
+        for x in (param if isinstance(param, (tuple, list)) else (param,)):
+            inner = x.jaxpr if isinstance(x, ClosedJaxpr) else x
+            if isinstance(inner, Jaxpr) and any(has_side_effects(e) for e in inner.eqns):
+                return True
+    return False
+
+
 def dce_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
-    """Drop equations whose outputs are unused (no primitive has side effects)."""
+    """Drop equations whose outputs are unused, unless they have side effects."""
     live: set[Any] = {v for v in jaxpr.outvars if type(v) is Var}
     kept: list[JaxprEqn] = []
     for eqn in reversed(jaxpr.eqns):
-        if any(v in live for v in eqn.outvars):
+        if any(v in live for v in eqn.outvars) or has_side_effects(eqn):
             kept.append(eqn)
             live.update(v for v in eqn.invars if type(v) is Var)
     kept.reverse()

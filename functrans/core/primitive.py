@@ -48,7 +48,7 @@ class UfuncEquivalent(NamedTuple):
 class Primitive:
     __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "jvp", "transpose",
                  "batch", "partial_eval", "partial_eval_eqn", "linear", "call_jaxpr_param",
-                 "ufunc", "bilinear", "__weakref__")
+                 "ufunc", "bilinear", "has_side_effect", "__weakref__")
 
     def __init__(self, name: str, *, multiple_results: bool = False):
         self.name = name
@@ -69,6 +69,10 @@ class Primitive:
         #: linear in each operand separately (mul, dot_general, conv), not jointly:
         #: a product of two values that both depend on a linear input is not linear
         self.bilinear = False
+        #: evaluating it does something besides computing its outputs (printing,
+        #: calling back into Python): compilers keep it even when its outputs are
+        #: unused, never merge two of them, never evaluate it at compile time
+        self.has_side_effect = False
 
     def bind(self, *args: Any, **params: Any) -> Any:
         trace = get_current_trace()

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from functrans import errors
+from functrans import numpy as _fnp  # the whole layer, for call-time use
 from functrans.core.avals import get_aval
 from functrans.core.trace import Tracer
 from functrans.numpy import _ufuncs
@@ -693,8 +694,11 @@ def _fit_size(coords: np.ndarray, size: int | None, fill_value: Any) -> np.ndarr
 
 
 def nonzero(a: Any, *, size: int | None = None, fill_value: Any = None) -> tuple[Array, ...]:
-    """Indices of the nonzero elements, one array per axis (concrete `a` only).
-    With `size`, the result is truncated or padded (with `fill_value`, default 0)."""
+    """Indices of the nonzero elements, one array per axis. With `size`, the result is
+    truncated or padded (with `fill_value`, default 0) to that static length, and `a`
+    may be traced (under jit and vmap); without it `a` must be concrete."""
+    if size is not None and isinstance(a, Tracer):
+        return _nonzero_of_static_size(a, size, fill_value)
     arr = _concrete_array(a, "nonzero")
     if arr.ndim == 0:
         raise ValueError("functrans.numpy.nonzero: not defined for 0-d arrays; use "
@@ -703,14 +707,40 @@ def nonzero(a: Any, *, size: int | None = None, fill_value: Any = None) -> tuple
     return tuple(coords)
 
 
+def _nonzero_of_static_size(a: Tracer, size: int, fill_value: Any) -> tuple[Array, ...]:
+    # The nonzero positions come first in a stable sort of "is zero"; the first `size`
+    # of them, padded where there are fewer, are the answer: no value-dependent shape.
+    shape = a.shape
+    if not shape:
+        raise ValueError("functrans.numpy.nonzero: not defined for 0-d arrays; use "
+                         "atleast_1d(a)")
+    size = static_int(size, "nonzero", "size")
+    is_zero = _ufuncs.equal(lax.reshape(a, (a.size,)), 0)
+    order = _fnp.argsort(is_zero, stable=True)
+    if size > a.size:
+        order = _fnp.concatenate([order, _fnp.zeros(size - a.size, order.dtype)])
+    first = order[:size]
+    found = _fnp.arange(size) < _fnp.sum(_ufuncs.logical_not(is_zero))
+    fills = fill_value if isinstance(fill_value, (tuple, list)) else [fill_value] * len(shape)
+    return tuple(_ufuncs.where(found, coord, 0 if fill is None else fill).astype(_int64)
+                 for coord, fill in zip(_fnp.unravel_index(first, shape), fills, strict=True))
+
+
 def flatnonzero(a: Any, *, size: int | None = None, fill_value: Any = None) -> Array:
-    """Indices of the nonzero elements of the flattened array (concrete only)."""
+    """Indices of the nonzero elements of the flattened array (concrete, or traced with
+    a static `size`)."""
+    if size is not None and isinstance(a, Tracer):
+        return nonzero(lax.reshape(a, (a.size,)), size=size, fill_value=fill_value)[0]
     arr = _concrete_array(a, "flatnonzero")
     return nonzero(arr.ravel(), size=size, fill_value=fill_value)[0]
 
 
 def argwhere(a: Any, *, size: int | None = None, fill_value: Any = None) -> Array:
-    """Indices of the nonzero elements as rows of a 2-D array (concrete only)."""
+    """Indices of the nonzero elements as rows of a 2-D array (concrete, or traced with
+    a static `size`)."""
+    if size is not None and isinstance(a, Tracer):
+        coords = nonzero(a, size=size, fill_value=fill_value)
+        return _fnp.stack(coords, axis=1) if coords else _fnp.zeros((size, 0), _int64)
     rows = np.argwhere(_concrete_array(a, "argwhere")).astype(_int64)
     return _fit_size(rows.T, size, fill_value).T
 

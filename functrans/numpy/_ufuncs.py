@@ -566,13 +566,17 @@ def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
 
 # ------------------------------------------------------------------ selection
 
-def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
+def where(condition: Any, x: Any = None, y: Any = None, /, *, size: int | None = None,
+          fill_value: Any = None) -> Any:
     """``x`` where `condition` holds, else ``y``, broadcasting all three.
 
-    With only `condition`, the indices of its nonzero elements (concrete
-    arrays only, as ``nonzero``)."""
+    With only `condition`, the indices of its nonzero elements, as ``nonzero``
+    (with a static `size`, padded with `fill_value`, also under jit)."""
     if x is None and y is None:
-        return _indexing.nonzero(condition)
+        return _indexing.nonzero(condition, size=size, fill_value=fill_value)
+    if size is not None or fill_value is not None:
+        raise TypeError("functrans.numpy.where: size and fill_value apply to the one-argument "
+                        "form where(condition, size=...) only")
     if x is None or y is None:
         raise TypeError("functrans.numpy.where takes either one argument (condition) or three "
                         "(condition, x, y)")

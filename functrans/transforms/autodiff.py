@@ -146,9 +146,12 @@ def _drop_aux_outputs(linear: LinearFunction, n_keep: int) -> LinearFunction:
 
 
 def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False, allow_int: bool = False
+                   has_aux: bool = False, allow_int: bool = False, holomorphic: bool = False
                    ) -> Callable[..., Any]:
-    """``f -> (x -> (f(x), ∇f(x)))`` for scalar-valued `f`, as ``jax.value_and_grad``."""
+    """``f -> (x -> (f(x), ∇f(x)))`` for scalar-valued `f`, as ``jax.value_and_grad``.
+
+    With `holomorphic`, `f` maps complex inputs to a complex output and the result
+    is its complex derivative f'(z); without it the output must be real."""
     name = fun_name(fun)
     aux_fun = _aux_fun(fun, has_aux)
 
@@ -159,9 +162,11 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         for leaf in flat:
             if not (allow_int or dtypes.is_float(get_aval(leaf).dtype)):
                 _raise_int_input(dyn, nums, name)
+        if holomorphic:
+            _check_complex_inputs(flat, name)
         flat_fun = FlatFun(f_partial, in_tree, name)
         out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
-        aval = _check_scalar_output(out_primals, out_tree, name)
+        aval = _check_scalar_output(out_primals, out_tree, name, holomorphic)
         cts = _transpose_linear(linear, [np.ones((), aval.dtype)], consume=True)
         value, *flat_grads = outputs([out_primals[0]] + [_instantiate_like(ct, get_aval(p))
                                                          for ct, p in zip(cts, flat)], flat)
@@ -175,10 +180,11 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 
 def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
-         allow_int: bool = False) -> Callable[..., Any]:
+         allow_int: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
     """The gradient of scalar-valued `fun` with respect to argument(s) `argnums`,
-    as ``jax.grad``."""
-    vg = value_and_grad(fun, argnums, has_aux, allow_int)
+    as ``jax.grad``. With `holomorphic`, the complex derivative of a complex
+    function of complex inputs."""
+    vg = value_and_grad(fun, argnums, has_aux, allow_int, holomorphic)
 
     def grad_f(*args: Any, **kwargs: Any) -> Any:
         value, g = vg(*args, **kwargs)
@@ -201,7 +207,17 @@ def _raise_int_input(dyn: tuple, argnums: tuple[int, ...], name: str) -> None:
                     "grad(..., allow_int=True) to get float0 zeros for integer inputs.")
 
 
-def _check_scalar_output(leaves: list[Any], tree: PyTreeDef, name: str) -> ShapedArray:
+def _check_complex_inputs(flat: list[Any], name: str) -> None:
+    for leaf in flat:
+        aval = get_aval(leaf)
+        if not np.issubdtype(aval.dtype, np.complexfloating):
+            raise TypeError(f"grad of {name} with holomorphic=True requires complex inputs, "
+                            f"but an input has dtype {aval.dtype} (shape {aval.shape}). Cast "
+                            "it with .astype(complex), or drop holomorphic=True.")
+
+
+def _check_scalar_output(leaves: list[Any], tree: PyTreeDef, name: str,
+                         holomorphic: bool = False) -> ShapedArray:
     if len(leaves) != 1:
         raise TypeError(f"grad of {name} requires a scalar output, but the function returned "
                         f"a pytree {tree} with {len(leaves)} leaves. Use vjp or jacrev for "
@@ -215,9 +231,15 @@ def _check_scalar_output(leaves: list[Any], tree: PyTreeDef, name: str) -> Shape
     if not dtypes.is_float(aval.dtype):
         raise TypeError(f"grad of {name} requires a real-valued floating output, but the "
                         f"output has dtype {aval.dtype}.")
-    if np.issubdtype(aval.dtype, np.complexfloating):
+    is_complex = np.issubdtype(aval.dtype, np.complexfloating)
+    if holomorphic and not is_complex:
+        raise TypeError(f"grad of {name} with holomorphic=True requires a complex output, "
+                        f"but the output has dtype {aval.dtype}.")
+    if is_complex and not holomorphic:
         raise TypeError(f"grad of {name} requires a real-valued output, but the output is "
-                        f"complex ({aval.dtype}); use vjp for complex outputs.")
+                        f"complex ({aval.dtype}). For holomorphic differentiation pass "
+                        "holomorphic=True; for non-holomorphic functions with complex "
+                        "outputs use vjp.")
     return aval
 
 

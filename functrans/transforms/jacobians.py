@@ -47,6 +47,22 @@ def _check_float_inputs(x: Any, fname: str, what: str) -> None:
                             f"argument of dtype {dt}")
 
 
+def _check_holomorphic(tree: Any, fname: str, what: str, holomorphic: bool,
+                       side: str) -> None:
+    """JAX's rule: complex values on `side` ("inputs" or "outputs") of a Jacobian
+    need holomorphic=True, and holomorphic=True needs them complex."""
+    for leaf in tree_flatten(tree)[0]:
+        dt = get_aval(leaf).dtype
+        is_complex = np.issubdtype(dt, np.complexfloating)
+        if holomorphic and not is_complex:
+            raise TypeError(f"{what} of {fname} with holomorphic=True requires complex "
+                            f"{side}, got dtype {dt}; cast with .astype(complex)")
+        if is_complex and not holomorphic:
+            raise TypeError(f"{what} of {fname} requires real-valued {side}, got dtype {dt}. "
+                            "For holomorphic differentiation pass holomorphic=True; for "
+                            "non-holomorphic functions of complex values use jvp or vjp.")
+
+
 def _single_arg(f_partial: Callable[..., Any], dyn: tuple, argnums: Any
                 ) -> tuple[Callable[..., Any], Any]:
     """`f` as a function of one pytree: the argument itself for an int `argnums`,
@@ -57,11 +73,12 @@ def _single_arg(f_partial: Callable[..., Any], dyn: tuple, argnums: Any
 
 
 def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
-           has_aux: bool = False) -> Callable[..., Any]:
+           has_aux: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
     """Jacobian by forward mode (vmap of jvp over the input basis), as ``jax.jacfwd``.
 
     The result has the output's structure at the top, the input's below it, and
-    each leaf has shape ``out_shape + in_shape``.
+    each leaf has shape ``out_shape + in_shape``. Complex inputs and outputs need
+    `holomorphic` (and then give the complex derivative), as in JAX.
     """
     name = fun_name(fun)
 
@@ -69,6 +86,7 @@ def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         nums = normalize_argnums(argnums, len(args), f"jacfwd of {name}")
         f_partial, dyn = split_argnums(fun, args, nums, kwargs)
         _check_float_inputs(dyn, name, "jacfwd")
+        _check_holomorphic(dyn, name, "jacfwd", holomorphic, "inputs")
         f1, x = _single_arg(f_partial, dyn, argnums)
 
         def push(tangent: Any) -> Any:
@@ -82,6 +100,8 @@ def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
             jac_t, aux = vmap(push, out_axes=(-1, None))(basis)
         else:
             jac_t = vmap(push, out_axes=-1)(basis)
+        if holomorphic:  # real outputs of complex inputs cannot be holomorphic
+            _check_holomorphic(jac_t, name, "jacfwd", holomorphic, "outputs")
         jac_tree = tree_map(to_output, tree_map(lambda leaf: _unstack_last(leaf, x), jac_t))
         return (jac_tree, aux) if has_aux else jac_tree
 
@@ -118,19 +138,23 @@ def _unstack_first(leaf: Any, out: Any) -> Any:
 
 
 def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
-           has_aux: bool = False) -> Callable[..., Any]:
-    """Jacobian by reverse mode (vmap of vjp over the output basis), as ``jax.jacrev``."""
+           has_aux: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
+    """Jacobian by reverse mode (vmap of vjp over the output basis), as ``jax.jacrev``.
+    Complex outputs need `holomorphic` (which needs complex inputs too), as in JAX."""
     name = fun_name(fun)
 
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums = normalize_argnums(argnums, len(args), f"jacrev of {name}")
         f_partial, dyn = split_argnums(fun, args, nums, kwargs)
         _check_float_inputs(dyn, name, "jacrev")
+        if holomorphic:
+            _check_holomorphic(dyn, name, "jacrev", holomorphic, "inputs")
         f1, x = _single_arg(f_partial, dyn, argnums)
         if has_aux:
             out, f_vjp, aux = vjp(f1, x, has_aux=True)
         else:
             out, f_vjp = vjp(f1, x)
+        _check_holomorphic(out, name, "jacrev", holomorphic, "outputs")
         cts = vmap(lambda ct: f_vjp(ct)[0])(_std_basis(out))
         per_out = tree_map(lambda leaf: _unstack_first(leaf, out), cts)
         jac_tree = tree_map(to_output, tree_transpose(tree_structure(x), tree_structure(out),
@@ -145,6 +169,7 @@ jacobian = jacrev
 
 
 def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
-            has_aux: bool = False) -> Callable[..., Any]:
+            has_aux: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
     """Hessian by forward-over-reverse, as ``jax.hessian``."""
-    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic), argnums,
+                  has_aux=has_aux, holomorphic=holomorphic)
