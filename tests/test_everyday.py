@@ -241,3 +241,11 @@ def test_nonzero_with_a_static_size_under_jit_and_vmap(size: int) -> None:
                                   fnp.where(x > 1, size=size)[0])
     np.testing.assert_array_equal(ft.vmap(lambda r: fnp.flatnonzero(r, size=2))(x),
                                   [[1, 0], [0, 0], [0, 1]])
+
+
+def test_linearize_with_aux() -> None:
+    out, f_jvp, aux = ft.linearize(lambda x: (fnp.sin(x), {"c": fnp.cos(x)}), 0.5,
+                                   has_aux=True)
+    assert out == pytest.approx(np.sin(0.5))
+    assert f_jvp(2.0) == pytest.approx(2 * np.cos(0.5))
+    assert aux["c"] == pytest.approx(np.cos(0.5))

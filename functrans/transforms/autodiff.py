@@ -25,7 +25,7 @@ from functrans.transforms.api_util import (
     outputs,
     split_argnums,
 )
-from functrans.transforms.jvp import _aux_fun
+from functrans.transforms.jvp import aux_fun
 from functrans.transforms.linearize import LinearFunction, linearize_flat
 from functrans.transforms.staging import JaxprTrace, trace_to_jaxpr
 from functrans.transforms.transpose import backward_pass
@@ -112,7 +112,7 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
     primals, as ``jax.vjp`` (``(out, f_vjp, aux)`` with ``has_aux=True``)."""
     name = fun_name(fun)
     flat, in_tree = flatten_args(primals, None, f"vjp of {name}")
-    flat_fun = FlatFun(_aux_fun(fun, has_aux), in_tree, name)
+    flat_fun = FlatFun(aux_fun(fun, has_aux), in_tree, name)
     out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
     f_vjp = VJPFunction(linear, in_tree, out_tree, [get_aval(p) for p in flat],
                         [get_aval(p) for p in out_primals], name)
@@ -130,19 +130,7 @@ def _linearize(flat_fun: FlatFun, flat: list[Any], has_aux: bool
         return out_primals, out_tree, linear, None
     out, aux = tree_unflatten(out_tree, out_primals)
     out_primals, out_tree = tree_flatten(out)
-    return out_primals, out_tree, _drop_aux_outputs(linear, len(out_primals)), aux
-
-
-def _drop_aux_outputs(linear: LinearFunction, n_keep: int) -> LinearFunction:
-    """The auxiliary outputs come last; cut them from the linear map."""
-    n_nz_keep = sum(linear.out_nonzero[:n_keep])
-    jaxpr = linear.jaxpr
-    if n_nz_keep != len(jaxpr.jaxpr.outvars):
-        j = jaxpr.jaxpr
-        jaxpr = ClosedJaxpr(Jaxpr(j.constvars, j.invars, j.outvars[:n_nz_keep], j.eqns),
-                            jaxpr.consts)
-    return LinearFunction(jaxpr, linear.in_avals, linear.out_avals[:n_keep],
-                          linear.in_nonzero, linear.out_nonzero[:n_keep])
+    return out_primals, out_tree, linear.first_outputs(len(out_primals)), aux
 
 
 def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
@@ -153,11 +141,11 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
     With `holomorphic`, `f` maps complex inputs to a complex output and the result
     is its complex derivative f'(z); without it the output must be real."""
     name = fun_name(fun)
-    aux_fun = _aux_fun(fun, has_aux)
+    fun_with_aux = aux_fun(fun, has_aux)
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
         nums = normalize_argnums(argnums, len(args), f"grad of {name}")
-        f_partial, dyn = split_argnums(aux_fun, args, nums, kwargs)
+        f_partial, dyn = split_argnums(fun_with_aux, args, nums, kwargs)
         flat, in_tree = flatten_args(dyn, None, f"grad of {name}")
         for leaf in flat:
             if not (allow_int or dtypes.is_float(get_aval(leaf).dtype)):

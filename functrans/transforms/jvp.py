@@ -138,7 +138,7 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
                         f"structure; got {in_tree} and {tangent_tree}")
     tangents_in = [check_tangent(get_aval(p), t, f"jvp of {name}", in_tree, i)
                    for i, (p, t) in enumerate(zip(flat_primals, flat_tangents))]
-    flat_fun = FlatFun(_aux_fun(fun, has_aux), in_tree, name)
+    flat_fun = FlatFun(aux_fun(fun, has_aux), in_tree, name)
     out_primals, out_tangents = jvp_flat(flat_fun, flat_primals, tangents_in)
     # the caller's: no result shares memory with an argument or another result
     owned = outputs(list(out_primals) + [instantiate_zeros(t) for t in out_tangents],
@@ -152,7 +152,7 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     return tree_unflatten(out_tree, out_primals), tree_unflatten(out_tree, out_tangents)
 
 
-def _aux_fun(fun: Callable[..., Any], has_aux: bool) -> Callable[..., Any]:
+def aux_fun(fun: Callable[..., Any], has_aux: bool) -> Callable[..., Any]:
     if not has_aux:
         return fun
 

@@ -20,12 +20,12 @@ import numpy as np
 from functrans import dtypes
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
-from functrans.core.ir import ClosedJaxpr, eval_jaxpr
+from functrans.core.ir import ClosedJaxpr, Jaxpr, eval_jaxpr
 from functrans.core.trace import Trace, Tracer
 from functrans.core.zeros import Zero
 from functrans.primitives.tangent_space import instantiate_zeros
 from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, outputs
-from functrans.transforms.jvp import JVPTrace, check_tangent
+from functrans.transforms.jvp import JVPTrace, aux_fun, check_tangent
 from functrans.transforms.staging import JaxprTrace, StagedTracer
 from functrans.tree_util import tree_flatten, tree_unflatten
 
@@ -90,6 +90,18 @@ class LinearFunction:
         self.in_nonzero = in_nonzero
         self.out_nonzero = out_nonzero
 
+    def first_outputs(self, n_keep: int) -> LinearFunction:
+        """The map to the first `n_keep` outputs only (``has_aux`` drops the aux ones,
+        which come last)."""
+        n_nonzero_kept = sum(self.out_nonzero[:n_keep])
+        jaxpr = self.jaxpr
+        if n_nonzero_kept != len(jaxpr.jaxpr.outvars):
+            j = jaxpr.jaxpr
+            jaxpr = ClosedJaxpr(Jaxpr(j.constvars, j.invars, j.outvars[:n_nonzero_kept], j.eqns),
+                                jaxpr.consts)
+        return LinearFunction(jaxpr, self.in_avals, self.out_avals[:n_keep], self.in_nonzero,
+                              self.out_nonzero[:n_keep])
+
     def __call__(self, *tangents: Any) -> list[Any]:
         nz = [t for t, keep in zip(tangents, self.in_nonzero) if keep]
         outs = iter(eval_jaxpr(self.jaxpr.jaxpr, self.jaxpr.consts, *nz))
@@ -131,14 +143,21 @@ def linearize_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
                                        out_nonzero)
 
 
-def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False
+              ) -> tuple[Any, ...]:
     """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the JVP
-    with the linearization recorded once, as ``jax.linearize``."""
+    with the linearization recorded once, as ``jax.linearize``; with `has_aux`,
+    `fun` returns ``(output, aux)`` and the result is ``(output, f_jvp, aux)``."""
     name = fun_name(fun)
     flat, in_tree = flatten_args(primals, None, f"linearize of {name}")
-    flat_fun = FlatFun(fun, in_tree, name)
+    flat_fun = FlatFun(aux_fun(fun, has_aux), in_tree, name)
     out_primals, linear = linearize_flat(flat_fun, flat)
     out_tree = flat_fun.out_tree
+    aux = None
+    if has_aux:
+        out, aux = tree_unflatten(out_tree, out_primals)
+        out_primals, out_tree = tree_flatten(out)
+        linear = linear.first_outputs(len(out_primals))
     primal_avals = [get_aval(p) for p in flat]
     fname = f"linearized {name}"
 
@@ -152,4 +171,5 @@ def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[...
         outs = outputs((instantiate_zeros(t) for t in linear(*checked)), flat_t)
         return tree_unflatten(out_tree, outs)
 
-    return tree_unflatten(out_tree, outputs(out_primals, flat)), f_jvp
+    out = tree_unflatten(out_tree, outputs(out_primals, flat))
+    return (out, f_jvp, aux) if has_aux else (out, f_jvp)
