@@ -1,6 +1,6 @@
 """The documentation site: every page in the nav, generated pages and figures up to date,
-the "not in functrans yet" list true, and (``-m slow``, with MkDocs installed) the site
-building with ``mkdocs build --strict``.
+the "not in functrans yet" list true, and (with MkDocs installed, as the test extra
+installs it) the site building with ``mkdocs build --strict``.
 
 The code blocks of the pages run in ``tests/test_examples.py``.
 """
@@ -100,7 +100,6 @@ def test_the_check_of_the_list_can_fail():
 
 # ------------------------------------------------------------------ the site
 
-@pytest.mark.slow
 def test_site_builds_without_warnings(tmp_path):
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")
