@@ -390,3 +390,10 @@ def test_results_are_plain_numpy_arrays_of_their_own(name):
         assert not np.shares_memory(out, M)
     assert type(ft.grad(lambda x: np.sum(fn(x)))(M)) is np.ndarray
     assert type(ft.grad(lambda x: np.sum(np.sin(x)))(0.5)) is np.float64
+
+
+def test_alternatives_are_only_given_for_functions_functrans_lacks() -> None:
+    from functrans.numpy import _dispatch
+
+    present = [name for name in _dispatch.ALTERNATIVES if hasattr(fnp, name)]
+    assert not present, f"functrans.numpy has {present} now: drop their hints"

@@ -123,11 +123,6 @@ IN_PLACE_FUNCTIONS: dict[str, str] = {
 #: NumPy functions functrans.numpy lacks but a close alternative covers
 ALTERNATIVES: dict[str, str] = {
     "rollaxis": "functrans.numpy.moveaxis",
-    "block": "functrans.numpy.concatenate and functrans.numpy.stack",
-    "angle": "functrans.numpy.arctan2(x.imag, x.real)",
-    "trapezoid": "functrans.scipy.integrate.trapezoid",
-    "unstack": "a tuple of x[i] (or functrans.numpy.split)",
-    "isin": "(x[..., None] == fnp.asarray(values)).any(-1)",
     "nancumsum": "functrans.numpy.cumsum(functrans.numpy.where(fnp.isnan(x), 0, x))",
 }
 
