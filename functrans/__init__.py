@@ -7,6 +7,7 @@
 """
 
 from functrans import (  # noqa: E402  (numpy attaches the operators to tracers)
+                              ad_checkpoint,
                               debug,
                               example_libraries,
                               flatten_util,
@@ -49,7 +50,8 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "linear_transpos
            "custom_jvp", "custom_vjp", "checkpoint", "remat", "checkpoint_policies",
            "vmap", "jacfwd", "jacrev", "jacobian", "hessian", "make_jaxpr", "stop_gradient",
            "eval_shape", "ShapeDtypeStruct", "trace_table",
-           "tree_util", "config", "lax", "numpy", "nn", "scipy", "Tracer", "Jaxpr",
+           "tree_util", "config", "lax", "numpy", "nn", "scipy", "ad_checkpoint", "Tracer",
+           "Jaxpr",
            "random", "example_libraries", "tree", "flatten_util", "debug", "pure_callback",
            "block_until_ready",
            "ClosedJaxpr", "float0",

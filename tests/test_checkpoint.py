@@ -196,3 +196,37 @@ def test_whole_function_checkpoint_holds_no_more_than_plain_grad() -> None:
 
     plain, checkpointed = peak(ft.grad(chain)), peak(ft.grad(ft.checkpoint(chain)))
     assert checkpointed <= 1.25 * plain, (checkpointed, plain)
+
+
+def test_named_values_are_saved_by_the_name_policies() -> None:
+    from functrans.ad_checkpoint import checkpoint_name
+
+    w = np.random.default_rng(1).standard_normal((3, 3))
+
+    def layer(x):
+        hidden = checkpoint_name(fnp.tanh(x @ w), "hidden")
+        return fnp.sum(fnp.sin(hidden) ** 2)
+
+    x = np.ones((2, 3))
+    expected = ft.grad(layer)(x)
+    for policy, saved in [(checkpoint_policies.save_only_these_names("hidden"), True),
+                          (checkpoint_policies.save_any_names_but_these("hidden"), False),
+                          (checkpoint_policies.save_only_these_names("other"), False)]:
+        f = ft.checkpoint(layer, policy=policy)
+        np.testing.assert_allclose(ft.grad(f)(x), expected)
+        np.testing.assert_allclose(ft.jit(ft.grad(f))(x), expected)
+        assert _named_value_is_saved(ft.make_jaxpr(ft.grad(f))(x)) == saved
+    with pytest.raises(TypeError, match="name must be a str"):
+        checkpoint_name(x, 3)
+
+
+def _named_value_is_saved(closed) -> bool:
+    """The forward (known) checkpoint returns its named value: a residual it saves."""
+    from functrans.higher_order.checkpoint import checkpoint_p, name_p
+
+    for eqn in closed.jaxpr.eqns:
+        if eqn.primitive is checkpoint_p:
+            inner = eqn.params["jaxpr"].jaxpr
+            named = {v for e in inner.eqns if e.primitive is name_p for v in e.outvars}
+            return any(v in named for v in inner.outvars)
+    raise AssertionError("no checkpoint in the jaxpr")

@@ -29,6 +29,7 @@ from functrans.core.primitive import Primitive
 from functrans.core.zeros import UndefinedPrimal
 from functrans.higher_order.call import def_call_rules
 from functrans.higher_order.jaxpr_transforms import partial_eval_jaxpr
+from functrans.primitives.rules import deflinear
 from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, partial_static
 from functrans.transforms.staging import (
     JaxprTrace,
@@ -37,9 +38,10 @@ from functrans.transforms.staging import (
     trace_to_jaxpr,
 )
 from functrans.transforms.transpose import backward_pass
-from functrans.tree_util import tree_unflatten
+from functrans.tree_util import tree_map, tree_unflatten
 
-__all__ = ["checkpoint", "remat", "checkpoint_policies", "checkpoint_p"]
+__all__ = ["checkpoint", "remat", "checkpoint_policies", "checkpoint_name", "checkpoint_p",
+           "name_p"]
 
 Policy = Callable[..., bool]
 
@@ -76,6 +78,24 @@ def save_from_both_policies(policy_1: Policy, policy_2: Policy) -> Policy:
     return policy
 
 
+def save_only_these_names(*names: str) -> Policy:
+    """A policy saving the values named (by :func:`checkpoint_name`) with one of `names`."""
+    wanted = frozenset(names)
+
+    def policy(prim: Any, *_: Any, **params: Any) -> bool:
+        return prim is name_p and params["name"] in wanted
+    return policy
+
+
+def save_any_names_but_these(*names: str) -> Policy:
+    """A policy saving every named value except those named with one of `names`."""
+    refused = frozenset(names)
+
+    def policy(prim: Any, *_: Any, **params: Any) -> bool:
+        return prim is name_p and params["name"] not in refused
+    return policy
+
+
 class checkpoint_policies:  # noqa: N801  (JAX's name: a namespace of policies)
     """The standard ``policy`` arguments of :func:`checkpoint`, as
     ``jax.checkpoint_policies``."""
@@ -87,6 +107,28 @@ class checkpoint_policies:  # noqa: N801  (JAX's name: a namespace of policies)
     dots_with_no_batch_dims_saveable = staticmethod(dots_with_no_batch_dims_saveable)
     checkpoint_dots_with_no_batch_dims = staticmethod(dots_with_no_batch_dims_saveable)
     save_from_both_policies = staticmethod(save_from_both_policies)
+    save_only_these_names = staticmethod(save_only_these_names)
+    save_any_names_but_these = staticmethod(save_any_names_but_these)
+
+
+# ------------------------------------------------------------------ naming values
+
+# name: the identity, carrying a name that policies can select values by. It is linear
+# (its tangent and cotangent keep the name), so naming never changes a derivative.
+name_p = Primitive("name")
+name_p.impl = lambda x, *, name: x
+name_p.abstract_eval = lambda x, *, name: x
+deflinear(name_p, lambda ct, x, *, name: [ct])
+name_p.batch = lambda args, dims, *, name: (name_p.bind(args[0], name=name), dims[0])
+
+
+def checkpoint_name(x: Any, name: str) -> Any:
+    """`x`, named `name` for the checkpoint policies ``save_only_these_names`` and
+    ``save_any_names_but_these``, as ``jax.ad_checkpoint.checkpoint_name``. Every leaf
+    of a pytree `x` gets the name."""
+    if not isinstance(name, str):
+        raise TypeError(f"checkpoint_name: name must be a str, got {type(name).__name__}")
+    return tree_map(lambda leaf: name_p.bind(leaf, name=name), x)
 
 
 # ------------------------------------------------------------------ the split

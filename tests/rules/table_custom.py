@@ -8,6 +8,7 @@ from __future__ import annotations
 import functrans as ft
 import functrans.numpy as fnp
 from functrans import checkpoint_policies
+from functrans.ad_checkpoint import checkpoint_name
 from tests.rules import Row
 
 
@@ -33,6 +34,11 @@ def _layer(x, w):
 ROWS = [
     Row("custom_jvp_call", _scaled_sin, _normal((3, 4), (3, 4))),
     Row("checkpoint", ft.checkpoint(_layer), _normal((2, 3), (3, 4))),
+    Row("name", lambda x: checkpoint_name(x, "h"), _normal((2, 3)), linear=True),
+    Row("checkpoint_save_only_these_names",
+        ft.checkpoint(lambda x, w: fnp.sin(checkpoint_name(_layer(x, w), "h")),
+                      policy=checkpoint_policies.save_only_these_names("h")),
+        _normal((2, 3), (3, 4))),
     Row("checkpoint_dots_saveable",
         ft.checkpoint(_layer, policy=checkpoint_policies.dots_saveable),
         _normal((2, 3), (3, 4))),
