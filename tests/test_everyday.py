@@ -249,3 +249,12 @@ def test_linearize_with_aux() -> None:
     assert out == pytest.approx(np.sin(0.5))
     assert f_jvp(2.0) == pytest.approx(2 * np.cos(0.5))
     assert aux["c"] == pytest.approx(np.cos(0.5))
+
+
+def test_jacrev_allow_int_gives_float0_jacobians_for_integer_inputs() -> None:
+    jac_x, jac_n = ft.jacrev(lambda x, n: fnp.sin(x) * n, argnums=(0, 1),
+                             allow_int=True)(np.ones(3), 2)
+    np.testing.assert_allclose(jac_x, np.diag(2 * np.cos(np.ones(3))))
+    assert jac_n.shape == (3,) and jac_n.dtype == ft.float0
+    with pytest.raises(TypeError):
+        ft.jacrev(lambda x, n: fnp.sin(x) * n, argnums=1)(np.ones(3), 2)

@@ -138,15 +138,18 @@ def _unstack_first(leaf: Any, out: Any) -> Any:
 
 
 def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
-           has_aux: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
+           has_aux: bool = False, holomorphic: bool = False, allow_int: bool = False
+           ) -> Callable[..., Any]:
     """Jacobian by reverse mode (vmap of vjp over the output basis), as ``jax.jacrev``.
-    Complex outputs need `holomorphic` (which needs complex inputs too), as in JAX."""
+    Complex outputs need `holomorphic` (which needs complex inputs too), as in JAX.
+    With `allow_int`, integer inputs are accepted and get ``float0`` Jacobians."""
     name = fun_name(fun)
 
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums = normalize_argnums(argnums, len(args), f"jacrev of {name}")
         f_partial, dyn = split_argnums(fun, args, nums, kwargs)
-        _check_float_inputs(dyn, name, "jacrev")
+        if not allow_int:
+            _check_float_inputs(dyn, name, "jacrev")
         if holomorphic:
             _check_holomorphic(dyn, name, "jacrev", holomorphic, "inputs")
         f1, x = _single_arg(f_partial, dyn, argnums)
