@@ -37,6 +37,7 @@ from functrans.higher_order.custom_derivatives import custom_jvp, custom_vjp
 from functrans.lax import stop_gradient  # noqa: E402
 from functrans.learn import trace_table
 from functrans.transforms.autodiff import grad, linear_transpose, value_and_grad, vjp
+from functrans.transforms.closure_convert import closure_convert
 from functrans.transforms.jacobians import hessian, jacfwd, jacobian, jacrev
 from functrans.transforms.jvp import jvp
 from functrans.transforms.linearize import linearize
@@ -53,7 +54,7 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "linear_transpos
            "tree_util", "config", "lax", "numpy", "nn", "scipy", "ad_checkpoint", "Tracer",
            "Jaxpr",
            "random", "example_libraries", "tree", "flatten_util", "debug", "pure_callback",
-           "block_until_ready",
+           "block_until_ready", "closure_convert",
            "ClosedJaxpr", "float0",
            "ConcretizationTypeError", "TracerArrayConversionError", "TracerBoolConversionError",
            "TracerIntegerConversionError", "UnexpectedTracerError"]

@@ -20,6 +20,11 @@ class Config:
       if it comes back). Default 256.
     * ``disable_jit``: ``jit`` calls the function directly, without tracing it (for
       debugging with print and pdb); usually set with ``functrans.disable_jit()``.
+    * ``eager_tape``: ``grad``, ``value_and_grad`` and ``vjp`` called outside every
+      transformation record a tape of per-primitive backward functions, derived
+      once from the JVP and transpose rules and compiled (see
+      :mod:`functrans.transforms.tape`), instead of a linear jaxpr. On by default;
+      off gives the general path, which every nested transformation uses.
     """
 
     def __init__(self) -> None:
@@ -27,6 +32,7 @@ class Config:
         self.log_compiles = False
         self.jit_cache_size = 256
         self.disable_jit = False
+        self.eager_tape = True
 
     def update(self, name: str, value: Any) -> None:
         if not hasattr(self, name) or name.startswith("_"):
@@ -54,6 +60,6 @@ def _check_cache_size(name: str, value: Any) -> None:
 
 # validated on every assignment, attribute or update(), so that a typo fails where it is made
 _CHECKS = {"check_jaxprs": _check_bool, "log_compiles": _check_bool, "disable_jit": _check_bool,
-           "jit_cache_size": _check_cache_size}
+           "eager_tape": _check_bool, "jit_cache_size": _check_cache_size}
 
 config = Config()

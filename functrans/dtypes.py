@@ -13,6 +13,8 @@ value) we use the same structured zero-size dtype, :data:`float0`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 #: The dtype of a tangent or cotangent of an integer or boolean value.
@@ -102,8 +104,18 @@ def result_type(*args: object) -> np.dtype:
         elif getattr(a, "weak_type", False):
             proxies.append(_weak_proxy(a.dtype))
         else:
-            proxies.append(np.dtype(a.dtype) if hasattr(a, "dtype") else np.asarray(a).dtype)
+            proxies.append(library_dtype(a.dtype) if hasattr(a, "dtype")
+                           else np.asarray(a).dtype)
     return np.result_type(*proxies)
+
+
+def library_dtype(dtype: Any) -> np.dtype:
+    """The NumPy dtype of a dtype of NumPy or of another array library
+    (``torch.float32`` -> float32; Dask and CuPy use NumPy's dtypes)."""
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        return np.dtype(str(dtype).rpartition(".")[2])
 
 
 def _weak_proxy(dtype: np.dtype) -> object:

@@ -106,6 +106,17 @@ def test_higher_order():
         assert numbers_after(label, out)[-1] < 1e-12, label
 
 
+def test_distributed():
+    for module in ("dask.array", "distributed", "array_api_compat"):
+        pytest.importorskip(module)
+    out = run_example("distributed.py")
+    assert "chunks along the batch (2500, 2500, 2500)" in out
+    assert numbers_after("first chunk vs NumPy: max difference", out)[-1] < 1e-12
+    assert numbers_after("parameters vs NumPy: max difference", out)[-1] < 1e-12
+    tasks = int(out.split("task graph: ", 1)[1].split()[0])
+    assert 8 <= tasks < 1000  # one graph over the 8 chunks, not one per example
+
+
 # ------------------------------------------------------------------------------ doc blocks
 
 @dataclass

@@ -22,10 +22,12 @@ them deliberately wrong rules to show that each one can fail.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pkgutil
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,7 @@ import pytest
 import tests.rules as rules_package
 from functrans import dtypes, lax
 from functrans.api.jit import jit
+from functrans.config import config
 from functrans.test_util import check_grads, default_eps, inner_prod, numerical_jvp, rand_like
 from functrans.transforms.autodiff import vjp
 from functrans.transforms.jvp import jvp
@@ -258,14 +261,34 @@ def check_jvp_vs_finite_differences(row: Row, dtype: Any) -> None:
                       f"difference with eps={row.eps:g} (expected)")
 
 
-def check_vjp_vs_jvp(row: Row, dtype: Any) -> None:
+@contextmanager
+def reverse_mode(mode: str) -> Iterator[None]:
+    """Reverse mode by the eager tape (``"tape"``: each primitive's rule derived,
+    after a first call that sees each signature once) or by transposing a linear
+    jaxpr (``"jaxpr"``, the general path every nested transformation takes)."""
+    saved = config.eager_tape
+    config.update("eager_tape", mode == "tape")
+    try:
+        yield
+    finally:
+        config.update("eager_tape", saved)
+
+
+def _vjp(case: Case, mode: str, *primals: Any) -> tuple[Any, Any]:
+    with reverse_mode(mode):
+        if mode == "tape":
+            vjp(case.f, *primals)  # the second application of a signature derives its rule
+        return vjp(case.f, *primals)
+
+
+def check_vjp_vs_jvp(row: Row, dtype: Any, mode: str = "tape") -> None:
     case = Case(row, dtype)
     case.require_float_args()
     rng = case.rng(1)
     tangent = rand_like(rng, case.primals)
     out, tangent_out = jvp(case.f, case.primals, tangent)
     cotangent = rand_like(rng, out)
-    _, f_vjp = vjp(case.f, *case.primals)
+    _, f_vjp = _vjp(case, mode, *case.primals)
     cotangent_in = tuple(f_vjp(cotangent))
     forward = inner_prod(cotangent, tangent_out)
     transposed = inner_prod(cotangent_in, tangent)
@@ -275,12 +298,12 @@ def check_vjp_vs_jvp(row: Row, dtype: Any) -> None:
                                  f"{row.name} [{case.dtype}]: VJP vs JVP dot-product test")
 
 
-def check_zero_derivative(row: Row, dtype: Any) -> None:
+def check_zero_derivative(row: Row, dtype: Any, mode: str = "tape") -> None:
     case = Case(row, dtype)
     case.require_float_args()
     rng = case.rng(2)
     out, tangent_out = jvp(case.f, case.primals, rand_like(rng, case.primals))
-    _, f_vjp = vjp(case.f, *case.primals)
+    _, f_vjp = _vjp(case, mode, *case.primals)
     cotangent_in = f_vjp(rand_like(rng, out))
     for what, values in (("tangent", tangent_out), ("cotangent", cotangent_in)):
         for i, leaf in enumerate(tree_leaves(values)):
@@ -290,7 +313,7 @@ def check_zero_derivative(row: Row, dtype: Any) -> None:
                                      f"differentiable but {what} {i} is nonzero: {leaf}")
 
 
-def check_linearity(row: Row, dtype: Any) -> None:
+def check_linearity(row: Row, dtype: Any, mode: str = "tape") -> None:
     case = Case(row, dtype)
     case.require_float_args()
     rng = case.rng(3)
@@ -303,14 +326,14 @@ def check_linearity(row: Row, dtype: Any) -> None:
                  what=f"{row.name} [{case.dtype}]: f(x + a y) (computed) vs f(x) + a f(y) "
                       f"(expected) in arguments {case.diff}; the row is marked linear "
                       "(a bilinear primitive must set diff_argnums to one side)")
-    out, f_vjp = vjp(case.f, *x)
+    out, f_vjp = _vjp(case, mode, *x)
     ct1, ct2 = rand_like(rng, out), rand_like(rng, out)
     ct_sum = tree_map(lambda u, v: np.asarray(u + a * v, u.dtype), ct1, ct2)
     expected = tree_map(lambda u, v: u + a * v, f_vjp(ct1), f_vjp(ct2))
     assert_close(f_vjp(ct_sum), expected, rtol=tol, atol=tol,
                  what=f"{row.name} [{case.dtype}]: transpose(ct1 + a ct2) (computed) vs "
                       "transpose(ct1) + a transpose(ct2) (expected)")
-    _, f_vjp_at_y = vjp(case.f, *y)
+    _, f_vjp_at_y = _vjp(case, mode, *y)
     assert_close(f_vjp_at_y(ct1), f_vjp(ct1), rtol=tol, atol=tol,
                  what=f"{row.name} [{case.dtype}]: the transpose of a linear function "
                       "depends on the primal point")
@@ -440,21 +463,27 @@ def test_jvp_vs_finite_differences(row: Row, dtype: Any) -> None:
     check_jvp_vs_finite_differences(row, dtype)
 
 
+REVERSE_MODES = ["tape", "jaxpr"]
+
+
+@pytest.mark.parametrize("mode", REVERSE_MODES)
 @pytest.mark.parametrize("row, dtype", _params(_differentiable))
-def test_vjp_vs_jvp(row: Row, dtype: Any) -> None:
-    check_vjp_vs_jvp(row, dtype)
+def test_vjp_vs_jvp(row: Row, dtype: Any, mode: str) -> None:
+    check_vjp_vs_jvp(row, dtype, mode)
 
 
+@pytest.mark.parametrize("mode", REVERSE_MODES)
 @pytest.mark.parametrize("row, dtype", _params(
     lambda row, dtype: not row.differentiable and _is_inexact(dtype)))
-def test_zero_derivative(row: Row, dtype: Any) -> None:
-    check_zero_derivative(row, dtype)
+def test_zero_derivative(row: Row, dtype: Any, mode: str) -> None:
+    check_zero_derivative(row, dtype, mode)
 
 
+@pytest.mark.parametrize("mode", REVERSE_MODES)
 @pytest.mark.parametrize("row, dtype", _params(
     lambda row, dtype: row.linear and _is_inexact(dtype)))
-def test_linearity(row: Row, dtype: Any) -> None:
-    check_linearity(row, dtype)
+def test_linearity(row: Row, dtype: Any, mode: str) -> None:
+    check_linearity(row, dtype, mode)
 
 
 @pytest.mark.parametrize("row, dtype", _params(lambda row, dtype: row.batch))
@@ -476,6 +505,101 @@ def test_dtypes(row: Row, dtype: Any) -> None:
     lambda row, dtype: row.differentiable and np.dtype(dtype) == np.float64))
 def test_second_order(row: Row, dtype: Any) -> None:
     check_second_order(row, dtype)
+
+
+# ------------------------------------------------------------------ other array libraries
+# The same rows evaluated on Dask and PyTorch (CPU) arrays (functrans.core.backend):
+# same values as NumPy, same dtypes, results of that library; eager and under jit by
+# default, reverse mode too in the slow run.
+
+BACKEND_LIBRARIES = ("dask", "torch")
+
+
+def backend_array(library: str, x: Any) -> Any:
+    """A NumPy value as an array of `library` (Dask: two chunks along the first axis)."""
+    x = np.asarray(x)
+    if library == "dask":
+        da = pytest.importorskip("dask.array")
+        return da.from_array(x, chunks=tuple(max(1, -(-n // 2)) if i == 0 else n
+                                             for i, n in enumerate(x.shape)))
+    torch = pytest.importorskip("torch")
+    return torch.from_numpy(np.array(x, order="C"))
+
+
+def backend_to_numpy(library: str, x: Any) -> np.ndarray:
+    """A result of `library` as NumPy, checking it is of that library."""
+    module = type(x).__module__.split(".")[0]
+    if module != library:
+        raise AssertionError(f"a result is a {type(x).__module__}.{type(x).__name__}, not "
+                             f"an array of {library}")
+    return np.asarray(x.compute() if library == "dask" else x.numpy())
+
+
+def _on_backend(library: str, args: tuple) -> tuple:
+    return tuple(backend_array(library, a) if isinstance(a, (np.ndarray, np.generic))
+                 else a for a in args)
+
+
+def _assert_backend_matches(library: str, actual: Any, expected: Any, dtype: Any,
+                            what: str) -> None:
+    converted = tree_map(lambda x: backend_to_numpy(library, x), actual)
+    tol = _rounding_tolerance(np.dtype(dtype)) * 10
+    assert_close(converted, expected, rtol=tol, atol=tol, exact_dtypes=True, what=what)
+
+
+@contextlib.contextmanager
+def config_value(name: str, value: Any) -> Iterator[None]:
+    previous = getattr(config, name)
+    config.update(name, value)
+    try:
+        yield
+    finally:
+        config.update(name, previous)
+
+
+def check_backend(row: Row, dtype: Any, library: str, reverse: bool = False) -> None:
+    """`row` on `library`'s arrays against NumPy: eager, jit, and (with `reverse`) vjp."""
+    from functrans.core.backend import BackendError
+
+    case = Case(row, dtype)
+    arrays = _on_backend(library, case.args)
+    label = f"{row.name} [{case.dtype}] on {library}"
+    try:
+        _assert_backend_matches(library, row.fun(*arrays), row.fun(*case.args), dtype,
+                                f"{label}: eager (computed) vs NumPy (expected)")
+        _assert_backend_matches(library, jit(row.fun)(*arrays), row.fun(*case.args), dtype,
+                                f"{label}: jit (computed) vs NumPy (expected)")
+        if reverse and case.diff and row.differentiable and _is_inexact(dtype):
+            out, f_vjp = vjp(case.f, *case.primals)
+            cotangent = rand_like(case.rng(6), out)
+            expected = f_vjp(cotangent)
+            primals = _on_backend(library, case.primals)
+            # the general linearize path: the eager tape takes NumPy arrays only
+            with config_value("eager_tape", False):
+                _, b_vjp = vjp(case.partial(arrays), *primals)
+                cotangent_in = b_vjp(tree_map(lambda c: backend_array(library, c), cotangent))
+            if all(not np.any(e) for e in tree_leaves(expected)) and any(
+                    isinstance(c, np.ndarray) for c in tree_leaves(cotangent_in)):
+                pytest.xfail(f"{label}: structurally zero cotangents come back as NumPy "
+                             "zeros (vjp instantiates them without the inputs' library)")
+            _assert_backend_matches(library, cotangent_in, expected, dtype,
+                                    f"{label}: vjp (computed) vs NumPy (expected)")
+    except BackendError as e:
+        pytest.skip(f"{label}: {e}")
+
+
+@pytest.mark.parametrize("library", BACKEND_LIBRARIES)
+@pytest.mark.parametrize("row, dtype", _params(lambda row, dtype: row.backends))
+def test_backend(row: Row, dtype: Any, library: str) -> None:
+    check_backend(row, dtype, library)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("library", BACKEND_LIBRARIES)
+@pytest.mark.parametrize("row, dtype", _params(
+    lambda row, dtype: row.backends and _differentiable(row, dtype)))
+def test_backend_reverse_mode(row: Row, dtype: Any, library: str) -> None:
+    check_backend(row, dtype, library, reverse=True)
 
 
 def test_table_is_not_empty() -> None:

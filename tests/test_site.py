@@ -85,7 +85,7 @@ def test_the_not_yet_list_is_true():
     text = (DOCS / "jax_differences.md").read_text(encoding="utf-8")
     section = text.split("## Not in functrans yet", 1)[1]
     names = re.findall(r"`(jax\.[\w.]+(?:\(\w+=\.\.\.\))?)`", section)
-    assert len(names) > 40
+    assert len(names) > 25  # the pattern still finds the names (the list shrinks)
     present = [n for n in names if not missing_from_functrans(n)]
     assert not present, (f"docs/jax_differences.md says functrans lacks {present}, but "
                          "it has them now: move them out of the list")

@@ -28,6 +28,7 @@ import numpy as np
 from functrans.compile import CompiledJaxpr, compile_jaxpr, run_compiled
 from functrans.config import config
 from functrans.core.avals import ShapedArray
+from functrans.core.backend import backend_of
 from functrans.core.ir import ClosedJaxpr, dce_jaxpr
 from functrans.core.trace import Tracer
 from functrans.dtypes import INT64_MAX, INT64_MIN
@@ -245,6 +246,10 @@ class Jitted:
             if isinstance(x, Tracer):
                 outs = jit_p.bind(*flat, jaxpr=entry.jaxpr, name=self.name)
                 return tree_unflatten(entry.out_tree, outputs(outs))
+        backend = backend_of(flat)
+        if backend is not None:  # Dask, CuPy, torch arrays: that library's code, cached
+            compiled = compile_jaxpr(entry.jaxpr, self.name, backend)  # per jaxpr, backend
+            return tree_unflatten(entry.out_tree, run_compiled(compiled, flat))
         # concrete arguments: bind would evaluate at once; call the code directly
         compiled = entry.compiled
         if compiled is None:

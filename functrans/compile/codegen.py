@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from functrans.core.avals import ShapedArray
+from functrans.core.backend import ARRAY_API_NAMES, Backend
 from functrans.core.ir import Atom, ClosedJaxpr, JaxprEqn, Literal, Var
 from functrans.primitives import elementwise as ew
 from functrans.primitives import products as prod
@@ -34,9 +35,17 @@ __all__ = ["generate", "CompiledJaxpr", "CODEGEN_RULES"]
 class _Emitter:
     """State of one code generation: global names and the buffers that may be reused."""
 
-    def __init__(self) -> None:
+    def __init__(self, backend: Backend | None = None) -> None:
         self.globals: dict[str, Any] = {"np": np}
         self._ids: dict[int, str] = {}
+        #: the array library the code is for: None for NumPy, whose code keeps its fast
+        #: spellings (ufunc reductions, out= buffers); another library's code calls its
+        #: Array API namespace, the global ``xp``
+        self.backend = backend
+        self.ns = "np"
+        if backend is not None:
+            self.globals["xp"] = backend.xp
+            self.ns = "xp"
 
     def glob(self, value: Any, prefix: str) -> str:
         """A global name bound to `value` (one name per distinct object)."""
@@ -74,11 +83,13 @@ def _calls_ufunc(eqn: JaxprEqn, invars: Sequence[Atom]) -> bool:
     return out.kind in equivalent.kinds and all(a.aval.dtype == out for a in invars)
 
 
-def _ufunc_expr(eqn: JaxprEqn, invars: list[Atom], args: list[str], out: str | None
-                ) -> str | None:
+def _ufunc_expr(eqn: JaxprEqn, invars: list[Atom], args: list[str], out: str | None,
+                em: _Emitter) -> str | None:
     if not _calls_ufunc(eqn, invars):
         return None
     name = eqn.primitive.ufunc.ufunc.__name__  # np.<name> is the ufunc itself
+    if em.backend is not None:
+        return _array_api_call(name, args, em)
     if out:
         return f"np.{name}({', '.join(args)}, out={out})"
     if name in _OPERATORS:
@@ -88,8 +99,18 @@ def _ufunc_expr(eqn: JaxprEqn, invars: list[Atom], args: list[str], out: str | N
     return f"np.{name}({', '.join(args)})"
 
 
+def _array_api_call(ufunc_name: str, args: list[str], em: _Emitter) -> str | None:
+    """The Array API function of another library for a NumPy ufunc, or None."""
+    name = ARRAY_API_NAMES.get(ufunc_name, ufunc_name)
+    if not hasattr(em.backend.xp, name):
+        return None
+    if ufunc_name in _OPERATORS:
+        return f"{args[0]} {_OPERATORS[ufunc_name]} {args[1]}"
+    return f"xp.{name}({', '.join(args)})"
+
+
 def _comparison(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
-    return f"np.{_COMPARISONS[eqn.primitive]}({', '.join(args)})"
+    return f"{em.ns}.{_COMPARISONS[eqn.primitive]}({', '.join(args)})"
 
 
 for _prim in _COMPARISONS:
@@ -102,6 +123,8 @@ def _dtype_name(em: _Emitter, dtype: Any) -> str:
 
 def _convert(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
     dtype = eqn.params["new_dtype"]
+    if em.backend is not None:
+        return f"xp.astype({args[0]}, {em.glob(em.backend.dtype(dtype), 'dt')})"
     return f"np.asarray({args[0]}).astype({_dtype_name(em, dtype)}, copy=False)"
 
 
@@ -110,30 +133,35 @@ def _broadcast_in_dim(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | Non
     dims = eqn.params["broadcast_dimensions"]
     in_shape = eqn.invars[0].aval.shape
     x = args[0]
+    ns = em.ns
     if int(np.prod(in_shape, dtype=np.int64)) == int(np.prod(shape, dtype=np.int64)):
-        return f"np.reshape({x}, {shape})"  # only axes of size 1 added: a view
+        return f"{ns}.reshape({x}, {shape})"  # only axes of size 1 added: a view
     if len(in_shape) != len(shape):
         expanded = [1] * len(shape)
         for size, d in zip(in_shape, dims):
             expanded[d] = size
-        x = f"np.reshape({x}, {tuple(expanded)})" if in_shape else x
-    return f"np.broadcast_to({x}, {shape})"
+        x = f"{ns}.reshape({x}, {tuple(expanded)})" if in_shape else x
+    return f"{ns}.broadcast_to({x}, {shape})"
 
 
 def _reshape_to_output(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
-    return f"np.reshape({args[0]}, {tuple(eqn.outvars[0].aval.shape)})"
+    return f"{em.ns}.reshape({args[0]}, {tuple(eqn.outvars[0].aval.shape)})"
 
 
 def _transpose(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
     perm = tuple(eqn.params["permutation"])
     if perm == (1, 0):
         return f"{args[0]}.T"
+    if em.backend is not None:
+        return f"xp.permute_dims({args[0]}, {perm})"
     return f"np.transpose({args[0]}, {perm})"
 
 
 def _reduce_sum(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
     if eqn.invars[0].aval.dtype.kind not in "fc":  # integers: keep the impl (no upcast)
         return None
+    if em.backend is not None:
+        return f"xp.sum({args[0]}, axis={tuple(eqn.params['axes'])})"
     return f"np.add.reduce({args[0]}, axis={tuple(eqn.params['axes'])})"
 
 
@@ -142,6 +170,8 @@ def _reduce_chooser(ufunc: str) -> CodegenRule:
         aval = eqn.invars[0].aval
         if aval.dtype.kind not in "iuf" or any(aval.shape[a] == 0 for a in eqn.params["axes"]):
             return None
+        if em.backend is not None:
+            return f"xp.{ufunc[:3]}({args[0]}, axis={tuple(eqn.params['axes'])})"
         return f"np.{ufunc}.reduce({args[0]}, axis={tuple(eqn.params['axes'])})"
     return rule
 
@@ -150,11 +180,11 @@ def _select_n(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
     which = eqn.invars[0]
     if which.aval.dtype != np.bool_ or len(args) != 3:
         return None
-    return f"np.where({args[0]}, {args[2]}, {args[1]})"
+    return f"{em.ns}.where({args[0]}, {args[2]}, {args[1]})"
 
 
 def _matmul_operand(name: str, ndim: int, nb: int, contract: tuple, batch: tuple,
-                    is_lhs: bool) -> str | None:
+                    is_lhs: bool, ns: str = "np") -> str | None:
     """The view of an operand NumPy's matmul contracts correctly, or None."""
     if tuple(batch) != tuple(range(nb)) or len(contract) != 1:
         return None
@@ -168,7 +198,9 @@ def _matmul_operand(name: str, ndim: int, nb: int, contract: tuple, batch: tuple
     contract_last = c == last
     if contract_last == is_lhs:  # lhs (m, k) / rhs (k, n): as is
         return name
-    return f"{name}.T" if ndim == 2 else f"np.swapaxes({name}, -1, -2)"
+    if ndim == 2:
+        return f"{name}.T"
+    return f"np.swapaxes({name}, -1, -2)" if ns == "np" else f"xp.matrix_transpose({name})"
 
 
 def _dot_general(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
@@ -179,14 +211,16 @@ def _dot_general(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
     pref = eqn.params.get("preferred_element_type")
     if lhs.aval.dtype != rhs.aval.dtype or (pref is not None and pref != lhs.aval.dtype):
         return None
+    if em.backend is not None and lhs.aval.dtype.kind not in "fc":
+        return None  # libraries' integer matmuls may widen: the backend's impl casts
     nb = len(lb)
-    a = _matmul_operand(args[0], lhs.aval.ndim, nb, lc, lb, True)
-    b = _matmul_operand(args[1], rhs.aval.ndim, nb, rc, rb, False)
+    a = _matmul_operand(args[0], lhs.aval.ndim, nb, lc, lb, True, em.ns)
+    b = _matmul_operand(args[1], rhs.aval.ndim, nb, rc, rb, False, em.ns)
     if a is not None and b is not None:
-        return f"np.matmul({a}, {b})"
+        return f"{em.ns}.matmul({a}, {b})"
     if nb:
         return None
-    return _flattened_matmul(args, eqn)
+    return _flattened_matmul(args, eqn, em.ns)
 
 
 def _contract_block(ndim: int, contract: tuple) -> str | None:
@@ -201,7 +235,7 @@ def _contract_block(ndim: int, contract: tuple) -> str | None:
     return None
 
 
-def _flattened_matmul(args: list[str], eqn: JaxprEqn) -> str | None:
+def _flattened_matmul(args: list[str], eqn: JaxprEqn, ns: str = "np") -> str | None:
     """Several free or contracting axes, each group contiguous: one (m, k) @ (k, n)
     product on reshaped (transposed) views."""
     lhs, rhs = eqn.invars
@@ -215,16 +249,17 @@ def _flattened_matmul(args: list[str], eqn: JaxprEqn) -> str | None:
         int(np.prod([s for d, s in enumerate(lhs.aval.shape) if d not in lc], dtype=np.int64))
     n = int(np.prod([s for d, s in enumerate(rhs.aval.shape) if d not in rc], dtype=np.int64))
     a = _as_matrix(args[0], lhs.aval.shape, (m, k) if lpos == "last" else (k, m),
-                   lpos == "first")
+                   lpos == "first", ns)
     b = _as_matrix(args[1], rhs.aval.shape, (k, n) if rpos == "first" else (n, k),
-                   rpos == "last")
+                   rpos == "last", ns)
     out_shape = tuple(eqn.outvars[0].aval.shape)
-    product = f"np.matmul({a}, {b})"
-    return product if out_shape == (m, n) else f"np.reshape({product}, {out_shape})"
+    product = f"{ns}.matmul({a}, {b})"
+    return product if out_shape == (m, n) else f"{ns}.reshape({product}, {out_shape})"
 
 
-def _as_matrix(name: str, shape: tuple, matrix: tuple, transposed: bool) -> str:
-    view = name if tuple(shape) == matrix else f"np.reshape({name}, {matrix})"
+def _as_matrix(name: str, shape: tuple, matrix: tuple, transposed: bool, ns: str = "np"
+               ) -> str:
+    view = name if tuple(shape) == matrix else f"{ns}.reshape({name}, {matrix})"
     return f"{view}.T" if transposed else view
 
 
@@ -373,18 +408,28 @@ _NO_ALIAS = frozenset([*_COMPARISONS, prod.dot_general_p, red.reduce_sum_p, red.
 
 
 def _literal_expr(em: _Emitter, lit: Literal) -> str:
-    return em.glob(np.asarray(lit.val, lit.aval.dtype)[()], "k")
+    value = np.asarray(lit.val, lit.aval.dtype)[()]
+    if em.backend is not None:  # a 0-d array of the library (its scalars promote alike)
+        return em.glob(em.backend.from_numpy(value), "k")
+    return em.glob(value, "k")
 
 
-def generate(closed: ClosedJaxpr, name: str = "jitted") -> CompiledJaxpr:
-    """Generate, compile and return the Python function evaluating `closed`."""
+def generate(closed: ClosedJaxpr, name: str = "jitted", copy_outputs: bool = True,
+             backend: Backend | None = None) -> CompiledJaxpr:
+    """Generate, compile and return the Python function evaluating `closed`.
+
+    With `copy_outputs` false, outputs may be inputs, constants or views of them, or
+    repeat each other (for callers that never hand results out nor write into them,
+    such as the eager tape's per-primitive rules). With a `backend` (another array
+    library than NumPy, :mod:`functrans.core.backend`), the code calls that library's
+    Array API namespace ``xp``; the constants are moved into the library once, here."""
     jaxpr = closed.jaxpr
-    em = _Emitter()
+    em = _Emitter(backend)
     names: dict[Var, str] = {}
     for i, v in enumerate(jaxpr.invars):
         names[v] = f"a{i}"
     for v, c in zip(jaxpr.constvars, closed.consts):
-        names[v] = em.glob(c, "c")
+        names[v] = em.glob(c if backend is None else backend.constant(c), "c")
 
     def atom(a: Atom) -> str:
         return _literal_expr(em, a) if type(a) is Literal else names[a]
@@ -395,8 +440,11 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> CompiledJaxpr:
     last = _last_uses(program, jaxpr.outvars)
     owned: set[Var] = set()  # buffers this code allocated; no view of them exists
     lines: list[str] = []
+    if backend is not None:  # NumPy and Python arguments taken into the library
+        take = em.glob(backend.constant, "take")
+        lines.extend(f"{names[v]} = {take}({names[v]})" for v in jaxpr.invars)
     for v in jaxpr.invars:  # a Python scalar argument: a NumPy scalar, so that
-        if v.aval.weak_type and v.aval.shape == ():  # operators keep NumPy dtypes
+        if backend is None and v.aval.weak_type and v.aval.shape == ():  # operators keep
             lines.append(f"{names[v]} = {em.glob(v.aval.dtype.type, 'dt')}({names[v]})")
     # Local names are recycled once their value is dead: the function keeps as few
     # locals as values live at once (CPython compiles that much faster).
@@ -435,7 +483,8 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> CompiledJaxpr:
                 if a.aval.shape != () and names[a] not in reused]
         if dead:
             lines.append(f"del {', '.join(dead)}")
-    outs = ", ".join(_owned_outputs(jaxpr.outvars, atom, fresh_vars))
+    outs = ", ".join(_owned_outputs(jaxpr.outvars, atom, fresh_vars, em) if copy_outputs
+                     else map(atom, jaxpr.outvars))
     params = ", ".join(f"a{i}" for i in range(len(jaxpr.invars)))
     body = "\n".join("    " + line for line in lines)
     fname = _function_name(name, em.globals)
@@ -444,13 +493,13 @@ def generate(closed: ClosedJaxpr, name: str = "jitted") -> CompiledJaxpr:
     namespace = dict(em.globals)
     exec(compile(source, f"<functrans jit of {name}>", "exec"), namespace)
     binds = any("_impl" in k for k in em.globals)
-    fresh_outputs = [a.aval.shape != () or (type(a) is Var and a in fresh_vars)
-                     for a in jaxpr.outvars]
+    fresh_outputs = [backend is not None or a.aval.shape != () or (
+        type(a) is Var and a in fresh_vars) for a in jaxpr.outvars]
     return CompiledJaxpr(namespace[fname], source, name, binds, fresh_outputs)
 
 
 def _owned_outputs(outvars: Sequence[Atom], atom: Callable[[Atom], str],
-                   fresh_vars: set[Var]) -> list[str]:
+                   fresh_vars: set[Var], em: _Emitter) -> list[str]:
     """The returned expressions: every array result is a buffer of its own.
 
     An output that is an input, a constant (kept by the jit cache), a view of
@@ -462,7 +511,7 @@ def _owned_outputs(outvars: Sequence[Atom], atom: Callable[[Atom], str],
         expr = atom(a)
         if a.aval.shape != () and (type(a) is not Var or a not in fresh_vars
                                    or a in returned):
-            expr = f"{expr}.copy()"
+            expr = f"{expr}.copy()" if em.backend is None else f"xp.asarray({expr}, copy=True)"
         returned.add(a)
         exprs.append(expr)
     return exprs
@@ -497,7 +546,9 @@ def _expression(eqn: JaxprEqn, invars: list[Atom], args: list[str], em: _Emitter
                         and a.aval.shape == out.aval.shape and a.aval.dtype == out.aval.dtype):
                     reusable = name
                     break
-        expr = _ufunc_expr(eqn, invars, args, reusable)
+        if em.backend is not None:  # no out= buffers in the Array API
+            reusable = None
+        expr = _ufunc_expr(eqn, invars, args, reusable, em)
         if expr is not None:
             return expr, True
     rule = CODEGEN_RULES.get(prim)
@@ -505,9 +556,17 @@ def _expression(eqn: JaxprEqn, invars: list[Atom], args: list[str], em: _Emitter
         expr = rule(args, eqn, em)
         if expr is not None:
             return expr, prim in _NO_ALIAS
+    if em.backend is not None:  # the backend's implementation, resolved once, here
+        bound = em.backend.bound(prim, [a.aval for a in invars], _out_avals(eqn), eqn.params)
+        return f"{em.glob(bound, f'{_identifier(prim.name)}_impl')}({', '.join(args)})", False
     impl = em.glob(prim.impl, f"{_identifier(prim.name)}_impl")
     call = ", ".join(args)
     if eqn.params:
         params = em.glob(eqn.params, "p")
         call = f"{call}, **{params}" if call else f"**{params}"
     return f"{impl}({call})", False
+
+
+def _out_avals(eqn: JaxprEqn) -> Any:
+    avals = [v.aval for v in eqn.outvars]
+    return avals if eqn.primitive.multiple_results else avals[0]

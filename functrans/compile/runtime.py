@@ -22,6 +22,7 @@ import numpy as np
 from functrans.compile.codegen import CompiledJaxpr, generate
 from functrans.compile.passes import optimize
 from functrans.core import trace as core_trace
+from functrans.core.backend import Backend, backend_of
 from functrans.core.ir import ClosedJaxpr, interpret_jaxpr
 
 __all__ = ["compile_jaxpr", "compiled_if_cached", "evaluate_jaxpr", "run_compiled",
@@ -31,10 +32,17 @@ __all__ = ["compile_jaxpr", "compiled_if_cached", "evaluate_jaxpr", "run_compile
 # dropped with the jaxpr
 _SEEN_ONCE = object()
 _code: weakref.WeakKeyDictionary[ClosedJaxpr, Any] = weakref.WeakKeyDictionary()
+# per closed jaxpr: its code for each other array library, by backend name
+_foreign_code: weakref.WeakKeyDictionary[ClosedJaxpr, dict[str, CompiledJaxpr]] = \
+    weakref.WeakKeyDictionary()
 
 
-def compile_jaxpr(closed: ClosedJaxpr, name: str = "jitted") -> CompiledJaxpr:
-    """Optimise `closed` and generate its NumPy code, once per jaxpr object."""
+def compile_jaxpr(closed: ClosedJaxpr, name: str = "jitted", backend: Backend | None = None
+                  ) -> CompiledJaxpr:
+    """Optimise `closed` and generate its NumPy code, once per jaxpr object; with a
+    `backend`, its code for that array library, once per jaxpr and backend."""
+    if backend is not None:
+        return _compile_for(closed, name, backend)
     compiled = _code.get(closed)
     if compiled is None or compiled is _SEEN_ONCE:
         with core_trace.gc_paused():  # the passes build a graph as large as the jaxpr
@@ -47,10 +55,26 @@ def compiled_if_cached(closed: ClosedJaxpr) -> CompiledJaxpr | None:
     return None if compiled is _SEEN_ONCE else compiled
 
 
+def _compile_for(closed: ClosedJaxpr, name: str, backend: Backend) -> CompiledJaxpr:
+    per_backend = _foreign_code.get(closed)
+    if per_backend is None:
+        per_backend = _foreign_code[closed] = {}
+    compiled = per_backend.get(backend.name)
+    if compiled is None:
+        with core_trace.gc_paused():
+            compiled = per_backend[backend.name] = generate(optimize(closed), name,
+                                                            backend=backend)
+    return compiled
+
+
 def evaluate_jaxpr(closed: ClosedJaxpr, args: Sequence[Any], name: str = "jitted"
                    ) -> list[Any]:
     """Evaluate `closed` with NumPy, whatever trace is current: interpreted the first
-    time, compiled after."""
+    time, compiled after. Arrays of another library (Dask, CuPy, torch) among `args`
+    are evaluated with that library, by code generated for it."""
+    backend = backend_of(args)
+    if backend is not None:
+        return run_compiled(_compile_for(closed, name, backend), args)
     compiled = _code.get(closed)
     if compiled is None:
         _code[closed] = _SEEN_ONCE

@@ -8,6 +8,11 @@ import numpy as np
 
 from functrans import dtypes
 
+try:  # optional: arrays of other libraries (functrans.core.backend)
+    import array_api_compat
+except ImportError:  # pragma: no cover - exercised where array-api-compat is absent
+    array_api_compat = None
+
 
 class ShapedArray:
     """The abstract value ("aval") of an array: a shape and a dtype.
@@ -81,15 +86,23 @@ def get_aval(x: Any) -> ShapedArray:
     t = type(x)
     if t is np.ndarray or isinstance(x, np.generic):
         return ShapedArray(x.shape, x.dtype)
+    if t in _python_scalar_types:  # before the look-up of .aval, which floats lack
+        return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=True)
     aval = getattr(x, "aval", None)
     if aval is not None:
         return aval
-    if t in _python_scalar_types:
-        return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=True)
     if isinstance(x, np.ndarray):
         return ShapedArray(x.shape, x.dtype)
+    if _is_other_array(x):  # an array of another library (Dask, CuPy, torch): see backend
+        return ShapedArray(tuple(int(d) for d in x.shape), dtypes.library_dtype(x.dtype))
     raise TypeError(f"Value {x!r} of type {type(x).__name__} is not a valid functrans "
                     "type: expected a NumPy array, a NumPy scalar or a Python scalar.")
 
 
 _python_scalar_types = (bool, int, float, complex)
+
+
+def _is_other_array(x: Any) -> bool:
+    """An array of a library implementing the Array API standard, other than NumPy."""
+    return array_api_compat is not None and array_api_compat.is_array_api_obj(x)
+

@@ -31,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from functrans.core.backend import NUMPY_TYPES, foreign_backend
+from functrans.core.backend import evaluate as evaluate_on_backend
 from functrans.core.trace import Tracer, explain_failure, get_current_trace
 
 
@@ -78,11 +80,18 @@ class Primitive:
         trace = get_current_trace()
         if trace.stages_constants:
             return trace.process_primitive(self, args, params)
+        foreign = False
         for a in args:
+            if type(a) in NUMPY_TYPES:
+                continue
             if isinstance(a, Tracer):
                 return trace.process_primitive(self, args, params)
+            foreign = foreign or foreign_backend(a) is not None
         # No traced operand: every transformation but staging would hand this
-        # down to the evaluation trace, so evaluate now.
+        # down to the evaluation trace, so evaluate now: with NumPy, or with the
+        # array library of the operands (functrans.core.backend).
+        if foreign:
+            return evaluate_on_backend(self, args, params)
         try:
             return self.impl(*args, **params)
         except Exception as numpy_error:

@@ -28,6 +28,8 @@ import numpy as np
 
 from functrans import errors
 from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.backend import NUMPY_TYPES, foreign_backend
+from functrans.core.backend import evaluate as evaluate_on_backend
 
 
 class Trace:
@@ -37,6 +39,9 @@ class Trace:
     alive: bool = True
     #: True for traces that record operations on constants too (jit, make_jaxpr)
     stages_constants: bool = False
+    #: True for traces that differentiate their tracers with the primitives' JVP
+    #: rules: custom_jvp/custom_vjp calls run their rules at once under them
+    differentiates: bool = False
 
     def process_primitive(self, primitive: Any, args: tuple, params: dict) -> Any:
         raise TypeError(f"{type(self).__name__} must define process_primitive")
@@ -66,11 +71,17 @@ class EvalTrace(Trace):
         return "evaluation"
 
     def process_primitive(self, primitive, args, params):
+        foreign = False
         for a in args:
+            if type(a) in NUMPY_TYPES:
+                continue
             if isinstance(a, Tracer):
                 raise errors.UnexpectedTracerError(
                     a.describe(), f"as an argument of '{primitive.name}' outside any "
                     "transformation")
+            foreign = foreign or foreign_backend(a) is not None
+        if foreign:  # arrays of another library: evaluated with it (core/backend.py)
+            return evaluate_on_backend(primitive, args, params)
         try:
             return primitive.impl(*args, **params)
         except Exception as numpy_error:

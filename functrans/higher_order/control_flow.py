@@ -34,6 +34,7 @@ import numpy as np
 
 from functrans.compile import evaluate_jaxpr
 from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.backend import Backend, backend_of, foreign_backend
 from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, dce_jaxpr, eval_jaxpr
 from functrans.core.primitive import Primitive
 from functrans.core.trace import Tracer
@@ -65,6 +66,9 @@ __all__ = ["cond", "switch", "scan", "fori_loop", "while_loop", "cond_p", "scan_
 # ================================================================== shared helpers
 
 def _as_array(x: Any, aval: ShapedArray) -> Any:
+    backend = foreign_backend(x)
+    if backend is not None:  # an array of another library stays one (core/backend.py)
+        return backend.cast(x, aval)
     return np.asarray(x, aval.dtype)
 
 
@@ -616,7 +620,11 @@ def _scan_impl(*args: Any, jaxpr: ClosedJaxpr, num_consts: int, num_carry: int, 
                reverse: bool) -> list[Any]:
     consts, carry, xs = _split(args, num_consts, num_carry)
     y_avals = jaxpr.out_avals[num_carry:]
-    ys = [np.empty((length,) + a.shape, a.dtype) for a in y_avals]
+    backend = backend_of(args)
+    if backend is None:
+        ys = [np.empty((length,) + a.shape, a.dtype) for a in y_avals]
+    else:  # another library's arrays (core/backend.py): stacked at the end
+        ys = [[None] * length for _ in y_avals]
     for step in range(length):
         i = length - 1 - step if reverse else step
         outs = evaluate_jaxpr(jaxpr, consts + carry + [x[i] for x in xs], "scan body")
@@ -625,7 +633,16 @@ def _scan_impl(*args: Any, jaxpr: ClosedJaxpr, num_consts: int, num_carry: int, 
             buffer[i] = y
         outs = y = None  # copied into ys: hold no step's outputs into the next step
     carry_avals = jaxpr.in_avals[num_consts:num_consts + num_carry]
+    if backend is not None:
+        ys = [_stack_on(backend, rows, (length,) + a.shape, a) for rows, a in zip(ys, y_avals)]
     return [_as_array(c, a) for c, a in zip(carry, carry_avals)] + ys
+
+
+def _stack_on(backend: Backend, rows: list[Any], shape: tuple, aval: ShapedArray) -> Any:
+    """The scan outputs of each step stacked into one array of `backend`."""
+    if not rows:
+        return backend.from_numpy(np.empty(shape, aval.dtype))
+    return backend.xp.stack([backend.cast(backend.constant(r), aval) for r in rows])
 
 
 def _scan_abstract_eval(*avals: ShapedArray, jaxpr: ClosedJaxpr, num_consts: int,

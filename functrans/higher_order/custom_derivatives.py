@@ -41,7 +41,7 @@ from functrans.primitives.reductions import reduce_sum
 from functrans.primitives.rules import move_bdim
 from functrans.primitives.tangent_space import add_tangents, instantiate_zeros
 from functrans.transforms.api_util import check_leaf, fun_name
-from functrans.transforms.jvp import JVPTrace, jvp_flat
+from functrans.transforms.jvp import jvp_flat
 from functrans.transforms.staging import hoist_tracer_consts, trace_to_jaxpr
 from functrans.transforms.vmap import vmap_flat
 from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
@@ -161,7 +161,7 @@ def _rule_runs_now(operands: Sequence[Any]) -> bool:
     trace: Any = core_trace.get_current_trace()
     while trace is not None and not trace.stages_constants:
         if any(x._trace is trace for x in tracers):  # the trace that processes the call
-            return isinstance(trace, JVPTrace)
+            return trace.differentiates
         trace = trace.parent  # a trace that owns no operand hands the call down
     return False
 

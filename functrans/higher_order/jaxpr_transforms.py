@@ -22,7 +22,7 @@ from functrans.transforms.jvp import jvp_flat
 from functrans.transforms.partial_eval import partial_eval_jaxpr as _partial_eval_jaxpr
 from functrans.transforms.staging import trace_to_jaxpr
 from functrans.transforms.transpose import backward_pass
-from functrans.transforms.vmap import vmap_flat
+from functrans.transforms.vmap import batching_axis, vmap_flat
 
 __all__ = ["jvp_jaxpr", "transpose_jaxpr", "batch_jaxpr", "partial_eval_jaxpr", "remembered"]
 
@@ -111,13 +111,19 @@ def batch_jaxpr(closed: ClosedJaxpr, in_dims: Sequence[int | None], axis_size: i
     carry must keep one type across iterations)."""
     in_dims = tuple(in_dims)
     to_front = None if to_front is None else tuple(to_front)
-    jaxpr, out_dims = remembered(closed, ("batch", in_dims, axis_size, to_front),
-                                 lambda: _batch_jaxpr(closed, in_dims, axis_size, to_front))
+    # batched over the named axis whose rule is running, if any: the collectives inside
+    # over that name are resolved in the result, so the name is part of the key
+    ambient = batching_axis()
+    axis_name = ambient[0] if ambient is not None and ambient[1] == axis_size else None
+    jaxpr, out_dims = remembered(
+        closed, ("batch", in_dims, axis_size, to_front, axis_name),
+        lambda: _batch_jaxpr(closed, in_dims, axis_size, to_front, axis_name))
     return jaxpr, list(out_dims)
 
 
 def _batch_jaxpr(closed: ClosedJaxpr, in_dims: tuple[int | None, ...], axis_size: int,
-                 to_front: tuple[bool, ...] | None) -> tuple[ClosedJaxpr, list[int | None]]:
+                 to_front: tuple[bool, ...] | None, axis_name: Hashable | None
+                 ) -> tuple[ClosedJaxpr, list[int | None]]:
     in_avals = []
     for aval, d in zip(closed.in_avals, in_dims):
         if d is None:
@@ -129,7 +135,8 @@ def _batch_jaxpr(closed: ClosedJaxpr, in_dims: tuple[int | None, ...], axis_size
     out_dims: list[int | None] = []
 
     def f(*args: Any) -> list[Any]:
-        outs, dims = vmap_flat(_as_function(closed), args, in_dims, None, axis_size)
+        outs, dims = vmap_flat(_as_function(closed), args, in_dims, None, axis_size,
+                               axis_name)
         if to_front is None:
             out_dims[:] = dims
             return outs

@@ -126,6 +126,7 @@ from functrans.numpy._extras import (
     unstack,
     vectorize,
 )
+from functrans.numpy._index_tricks import c_, r_
 from functrans.numpy._indexing import (
     argwhere,
     at,
@@ -159,6 +160,7 @@ from functrans.numpy._reductions import (
     sum,
     var,
 )
+from functrans.numpy._setops import intersect1d, setdiff1d, union1d
 from functrans.numpy._shape import (
     array_split,
     atleast_1d,

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from functrans import dtypes
 from functrans.numpy import _shape, _ufuncs
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
@@ -29,7 +30,8 @@ _float64 = np.dtype(np.float64)
 
 
 def _dtype(dtype: Any, default: Any = _float64) -> np.dtype:
-    return np.dtype(default if dtype is None else dtype)
+    # another array library's dtype (x.dtype of a torch tensor) names its NumPy dtype
+    return dtypes.library_dtype(default if dtype is None else dtype)
 
 
 def array(object: Any, dtype: Any = None, copy: bool = True, order: Any = None,  # noqa: A002

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import functrans.numpy as fnp
+from functrans.core.backend import foreign_backend
 from functrans.core.trace import Tracer
 from functrans.numpy import _dispatch, _indexing, _products, _reductions, _shape, _sorting
 from functrans.numpy import _ufuncs as uf
@@ -23,15 +24,21 @@ from functrans.numpy._util import Array, cast, concrete
 _operand_types = (Tracer, np.ndarray, np.generic, bool, int, float, complex, list, tuple)
 
 
+def _is_operand(other: Any) -> bool:
+    """Whether a tracer's operator takes `other`: NumPy values, tracers, and arrays of
+    other libraries (a Dask array times a traced value is traced too)."""
+    return isinstance(other, _operand_types) or foreign_backend(other) is not None
+
+
 def _binary(fn: Any, reflected: bool = False) -> Any:
     if reflected:
         def op(self: Tracer, other: Any) -> Any:
-            if not isinstance(other, _operand_types):
+            if not _is_operand(other):
                 return NotImplemented
             return fn(other, self)
     else:
         def op(self: Tracer, other: Any) -> Any:
-            if not isinstance(other, _operand_types):
+            if not _is_operand(other):
                 return NotImplemented
             return fn(self, other)
     op.__name__ = fn.__name__
@@ -42,25 +49,25 @@ def _binary(fn: Any, reflected: bool = False) -> Any:
 def _pow(self: Tracer, other: Any, modulo: Any = None) -> Any:
     if modulo is not None:
         raise TypeError("pow() with a modulo is not supported for traced arrays")
-    if not isinstance(other, _operand_types):
+    if not _is_operand(other):
         return NotImplemented
     return uf.power(self, other)
 
 
 def _rpow(self: Tracer, other: Any) -> Any:
-    if not isinstance(other, _operand_types):
+    if not _is_operand(other):
         return NotImplemented
     return uf.power(other, self)
 
 
 def _divmod(self: Tracer, other: Any) -> Any:
-    if not isinstance(other, _operand_types):
+    if not _is_operand(other):
         return NotImplemented
     return uf.divmod(self, other)
 
 
 def _rdivmod(self: Tracer, other: Any) -> Any:
-    if not isinstance(other, _operand_types):
+    if not _is_operand(other):
         return NotImplemented
     return uf.divmod(other, self)
 

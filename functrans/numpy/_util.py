@@ -18,6 +18,7 @@ import numpy as np
 
 from functrans import dtypes, errors
 from functrans.core.avals import get_aval
+from functrans.core.backend import foreign_backend
 from functrans.core.trace import Tracer, get_current_trace
 from functrans.numpy._lax import lax
 
@@ -58,6 +59,8 @@ def asarray_arg(x: Any, fname: str, argname: str = "x") -> Array:
         return x
     if isinstance(x, (list, tuple)):
         return array_from_sequence(x, fname, argname)
+    if foreign_backend(x) is not None:  # Dask, CuPy, torch...: evaluated by their library
+        return x
     if isinstance(x, np.ndarray) or hasattr(x, "__array__"):
         return asarray_arg(np.asarray(x), fname, argname)
     raise TypeError(f"functrans.numpy.{fname}: argument {argname} is a {type(x).__name__} "
@@ -154,8 +157,8 @@ def cast(x: Array, dtype: np.dtype, weak_type: bool = False) -> Array:
         if dtypes.is_python_scalar(x):
             return dtypes.weak_scalar(x, dtype)
         return lax.convert_element_type(x, dtype, weak_type=True)
-    if isinstance(x, Tracer):
-        return x if x.aval.dtype == dtype else lax.convert_element_type(x, dtype)
+    if isinstance(x, Tracer) or foreign_backend(x) is not None:
+        return x if get_aval(x).dtype == dtype else lax.convert_element_type(x, dtype)
     if type(x) is np.ndarray and x.dtype == dtype:
         return x
     return np.asarray(x, dtype)
@@ -191,7 +194,7 @@ def broadcast_to_shape(x: Array, shape: Shape) -> Array:
     x_shape = shape_of(x)
     if x_shape == shape:
         return x
-    if isinstance(x, Tracer):
+    if isinstance(x, Tracer) or foreign_backend(x) is not None:
         dims = tuple(range(len(shape) - len(x_shape), len(shape)))
         return lax.broadcast_in_dim(x, shape, dims)
     if len(x_shape) == 0:

@@ -163,6 +163,12 @@ def _checked_impl(prim: Primitive, impl: Callable[..., Any], kinds: str | None,
         return out
     if out_dtype is None:  # the result has the operands' dtype: see _with_scalar_constant
         checked.same_dtype_impl = (impl, rule)  # type: ignore[attr-defined]
+    # what other array libraries evaluate (functrans.core.backend): the ufunc's Array API
+    # equivalent, or `impl` itself when it takes the namespace (``xp=``); the backend
+    # checks the operands with the shape rule and casts the result to its dtype
+    checked.elementwise = True  # type: ignore[attr-defined]
+    checked.numpy_ufunc = impl if isinstance(impl, np.ufunc) else None  # type: ignore
+    checked.array_api_impl = impl  # type: ignore[attr-defined]
     return checked
 
 
@@ -373,14 +379,14 @@ def mul(x: Any, y: Any) -> Any:
     return _binary(mul_p, x, y)
 
 
-def _div_impl(x: Any, y: Any) -> Any:
-    x, y = np.asarray(x), np.asarray(y)
-    if x.dtype.kind not in INT:
-        return np.divide(x, y)
+def _div_impl(x: Any, y: Any, *, xp: Any = np) -> Any:
+    x, y = xp.asarray(x), xp.asarray(y)
+    if get_aval(x).dtype.kind not in INT:
+        return xp.divide(x, y)
     # integer division rounds toward zero (C semantics), as lax.div
-    quotient = np.floor_divide(x, y)
-    inexact = np.not_equal(np.remainder(x, y), 0)
-    return quotient + (inexact & ((x < 0) != (y < 0)))
+    quotient = xp.floor_divide(x, y)
+    inexact = xp.not_equal(xp.remainder(x, y), 0)
+    return quotient + xp.astype(inexact & ((x < 0) != (y < 0)), quotient.dtype)
 
 
 def _div_transpose(ct, x, y):
@@ -509,7 +515,7 @@ def _integer_pow_jvp(primals, tangents, *, y):
     return out, mul(t, mul(integer_pow(x, y - 1), y))
 
 
-integer_pow_p = unary("integer_pow", lambda x, *, y: np.power(x, y))
+integer_pow_p = unary("integer_pow", lambda x, *, y, xp=np: xp.pow(x, y))
 integer_pow_p.abstract_eval = _integer_pow_aval
 integer_pow_p.jvp = _integer_pow_jvp
 
@@ -577,7 +583,7 @@ def sqrt(x: Any) -> Any:
     return sqrt_p.bind(x)
 
 
-rsqrt_p = unary("rsqrt", lambda x: np.reciprocal(np.sqrt(x)), INEXACT)
+rsqrt_p = unary("rsqrt", lambda x, *, xp=np: 1 / xp.sqrt(x), INEXACT)
 defjvp2(rsqrt_p, lambda t, ans, x: mul(t, mul(div(ans, x), -0.5)))
 
 
@@ -642,13 +648,13 @@ def log1p(x: Any) -> Any:
     return log1p_p.bind(x)
 
 
-def _logistic_impl(x: Any) -> Any:
-    x = np.asarray(x)
-    if x.dtype.kind == "c":
-        return np.reciprocal(1 + np.exp(-x))
+def _logistic_impl(x: Any, *, xp: Any = np) -> Any:
+    x = xp.asarray(x)
+    if get_aval(x).dtype.kind == "c":
+        return 1 / (1 + xp.exp(-x))
     # exp of a non-positive number never overflows
-    decay = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + decay), decay / (1 + decay))
+    decay = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + decay), decay / (1 + decay))
 
 
 logistic_p = unary("logistic", _logistic_impl, INEXACT)
@@ -859,12 +865,12 @@ class RoundingMethod(enum.IntEnum):
     TO_NEAREST_EVEN = 1
 
 
-def _round_impl(x: Any, *, rounding_method: RoundingMethod) -> Any:
+def _round_impl(x: Any, *, rounding_method: RoundingMethod, xp: Any = np) -> Any:
     if rounding_method == RoundingMethod.TO_NEAREST_EVEN:
-        return np.rint(x)
-    whole = np.trunc(x)
-    fraction = np.subtract(x, whole)   # exact in floating point
-    return whole + np.where(np.abs(fraction) >= 0.5, np.sign(x), np.zeros_like(whole))
+        return xp.round(x)  # halves to even, in NumPy and the Array API
+    whole = xp.trunc(x)
+    fraction = xp.subtract(x, whole)   # exact in floating point
+    return whole + xp.where(xp.abs(fraction) >= 0.5, xp.sign(x), xp.zeros_like(whole))
 
 
 round_p = unary("round", _round_impl, FLOAT)
@@ -999,13 +1005,13 @@ def _select_n_aval(which: ShapedArray, *cases: ShapedArray) -> ShapedArray:
     return weak_type_rule(cases[0], *cases)
 
 
-def _select_n_impl(which: Any, *cases: Any) -> Any:
-    which = np.asarray(which)
-    if which.dtype == np.bool_:
-        return np.where(which, cases[-1], cases[0])
-    chosen = np.asarray(cases[0])
+def _select_n_impl(which: Any, *cases: Any, xp: Any = np) -> Any:
+    which = xp.asarray(which)
+    if get_aval(which).dtype == np.bool_:
+        return xp.where(which, cases[-1], cases[0])
+    chosen = xp.asarray(cases[0])
     for i, case in enumerate(cases[1:], start=1):   # a loop over cases, not elements
-        chosen = np.where(which == i, case, chosen)
+        chosen = xp.where(which == i, case, chosen)
     return chosen
 
 
@@ -1046,6 +1052,7 @@ def _select_n_checked_impl(which: Any, *cases: Any) -> Any:
 
 
 select_n_p.impl = _select_n_checked_impl
+_select_n_checked_impl.array_api_impl = _select_n_impl  # type: ignore[attr-defined]
 select_n_p.abstract_eval = _select_n_aval
 select_n_p.jvp = _select_n_jvp
 select_n_p.transpose = _select_n_transpose
@@ -1085,8 +1092,8 @@ def select(pred: Any, on_true: Any, on_false: Any) -> Any:
 
 # ------------------------------------------------------------------ clamp
 
-def _clamp_impl(low: Any, x: Any, high: Any) -> Any:
-    return np.minimum(np.maximum(x, low), high)
+def _clamp_impl(low: Any, x: Any, high: Any, *, xp: Any = np) -> Any:
+    return xp.minimum(xp.maximum(x, low), high)
 
 
 def _clamp_low_tangent(t, low, x, high):
@@ -1151,7 +1158,7 @@ def complex(x: Any, y: Any) -> Any:  # noqa: A001  (jax.lax name)
     return _binary(complex_p, x, y)
 
 
-real_p = unary("real", np.real, COMPLEX)
+real_p = unary("real", lambda x, *, xp=np: xp.real(x), COMPLEX)
 real_p.abstract_eval = _real_part_aval("real")
 deflinear(real_p, lambda ct, x: [complex(ct, _full_like(ct, 0))])
 
@@ -1161,7 +1168,7 @@ def real(x: Any) -> Any:
     return real_p.bind(x)
 
 
-imag_p = unary("imag", np.imag, COMPLEX)
+imag_p = unary("imag", lambda x, *, xp=np: xp.imag(x), COMPLEX)
 imag_p.abstract_eval = _real_part_aval("imag")
 deflinear(imag_p, lambda ct, x: [complex(_full_like(ct, 0), neg(ct))])
 
@@ -1186,7 +1193,9 @@ def _convert_aval(x, *, new_dtype, weak_type=False):
     return ShapedArray(x.shape, new_dtype, weak_type)
 
 
-def _convert_impl(x, *, new_dtype, weak_type=False):
+def _convert_impl(x, *, new_dtype, weak_type=False, xp=np):
+    if xp is not np:  # another library: its backend casts to the shape rule's dtype
+        return x
     return np.asarray(x).astype(new_dtype, copy=False)
 
 
@@ -1228,7 +1237,7 @@ def convert_element_type(x: Any, new_dtype: Any, weak_type: bool = False) -> Any
 
 # ------------------------------------------------------------------ stop_gradient
 
-stop_gradient_p = unary("stop_gradient", lambda x: x)
+stop_gradient_p = unary("stop_gradient", lambda x, *, xp=np: x)
 defjvp_zero(stop_gradient_p)
 
 

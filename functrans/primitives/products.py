@@ -109,7 +109,9 @@ _MATRIX_PRODUCTS = {
 
 
 def _dot_general_impl(lhs: Any, rhs: Any, *, dimension_numbers, precision,
-                      preferred_element_type) -> np.ndarray:
+                      preferred_element_type, xp: Any = np) -> np.ndarray:
+    if xp is not np:
+        return _dot_general_array_api(lhs, rhs, dimension_numbers, xp)
     lhs, rhs = np.asarray(lhs), np.asarray(rhs)
     if lhs.dtype != rhs.dtype:  # NumPy would promote silently; the shape rule explains
         _dot_general_aval(get_aval(lhs), get_aval(rhs), dimension_numbers=dimension_numbers,
@@ -140,6 +142,24 @@ def _dot_general_impl(lhs: Any, rhs: Any, *, dimension_numbers, precision,
     else:
         out = np.matmul(a, b)
     return out.reshape(batch_shape + lhs_free_shape + rhs_free_shape)
+
+
+def _dot_general_array_api(lhs: Any, rhs: Any, dimension_numbers: Any, xp: Any) -> Any:
+    """dot_general with another library's arrays, as one batched matmul of (batch, m, k)
+    and (batch, k, n) layouts; the operands already have the result's dtype (the
+    backend casts operands of a preferred_element_type beforehand, and the result)."""
+    (lc, rc), (lb, rb) = dimension_numbers
+    lhs_shape, rhs_shape = tuple(lhs.shape), tuple(rhs.shape)
+    lf = _free_dims(len(lhs_shape), lc, lb)
+    rf = _free_dims(len(rhs_shape), rc, rb)
+    batch_shape = tuple(lhs_shape[d] for d in lb)
+    lhs_free_shape = tuple(lhs_shape[d] for d in lf)
+    rhs_free_shape = tuple(rhs_shape[d] for d in rf)
+    m, n = math.prod(lhs_free_shape), math.prod(rhs_free_shape)
+    k = math.prod(lhs_shape[d] for d in lc)
+    a = xp.reshape(xp.permute_dims(lhs, tuple(lb + lf + lc)), batch_shape + (m, k))
+    b = xp.reshape(xp.permute_dims(rhs, tuple(rb + rc + rf)), batch_shape + (k, n))
+    return xp.reshape(xp.matmul(a, b), batch_shape + lhs_free_shape + rhs_free_shape)
 
 
 # ------------------------------------------------------------------ transposes

@@ -156,9 +156,9 @@ def _identity_of_min(dtype: np.dtype) -> Any:
 
 # ------------------------------------------------------------------ reduce_sum
 
-def _reduce_sum_impl(x, *, axes):
-    x = np.asarray(x)
-    return np.asarray(np.sum(x, axis=axes, dtype=x.dtype))  # no int32 -> int64 upcast
+def _reduce_sum_impl(x, *, axes, xp=np):
+    x = xp.asarray(x)
+    return xp.asarray(xp.sum(x, axis=axes, dtype=x.dtype))  # no int32 -> int64 upcast
 
 
 def _reduce_sum_transpose(ct, x, *, axes):
@@ -178,7 +178,9 @@ def reduce_sum(x: Any, axes: Sequence[int]) -> Any:
 # ------------------------------------------------------------------ reduce_max / reduce_min
 
 def _chooser_impl(np_reduce: Any, identity: Any):
-    def impl(x, *, axes):
+    def impl(x, *, axes, xp=np):
+        if xp is not np:  # the Array API's max/min (no initial: empty axes have none)
+            return getattr(xp, np_reduce.__name__)(x, axis=axes)
         x = np.asarray(x)
         if any(x.shape[a] == 0 for a in axes):   # empty reduction: the identity
             return np.asarray(np_reduce(x, axis=axes, initial=identity(x.dtype)))
@@ -218,9 +220,9 @@ def reduce_min(operand: Any, axes: Sequence[int]) -> Any:
 
 # ------------------------------------------------------------------ reduce_prod
 
-def _reduce_prod_impl(x, *, axes):
-    x = np.asarray(x)
-    return np.asarray(np.prod(x, axis=axes, dtype=x.dtype))
+def _reduce_prod_impl(x, *, axes, xp=np):
+    x = xp.asarray(x)
+    return xp.asarray(xp.prod(x, axis=axes, dtype=x.dtype))
 
 
 def _to_last_axis(x: Any, axes: Sequence[int]) -> Any:
@@ -289,8 +291,10 @@ def reduce_or(operand: Any, axes: Sequence[int]) -> Any:
 # ------------------------------------------------------------------ argmax / argmin
 
 def _arg_impl(np_arg: Any):
-    def impl(x, *, axes, index_dtype):
+    def impl(x, *, axes, index_dtype, xp=np):
         (axis,) = axes
+        if xp is not np:  # the backend casts to index_dtype
+            return getattr(xp, np_arg.__name__)(x, axis=axis)
         return np.asarray(np_arg(np.asarray(x), axis=axis).astype(index_dtype, copy=False))
     return impl
 

@@ -95,14 +95,14 @@ def _scalar_like(value: Any, dtype: np.dtype) -> Any:
 
 # ------------------------------------------------------------------ broadcast_in_dim
 
-def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions):
-    x = np.asarray(x)
+def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions, xp=np):
+    x = xp.asarray(x)
     if x.ndim != len(shape):
         expanded = [1] * len(shape)
         for size, dim in zip(x.shape, broadcast_dimensions):
             expanded[dim] = size
-        x = x.reshape(expanded)
-    return np.broadcast_to(x, shape)
+        x = xp.reshape(x, tuple(expanded))
+    return xp.broadcast_to(x, shape)
 
 
 def _broadcast_in_dim_aval(x, *, shape, broadcast_dimensions):
@@ -202,8 +202,8 @@ def _reshape_aval(x, *, new_sizes, dimensions):
     return ShapedArray(new_sizes, x.dtype)
 
 
-def _reshape_impl(x, *, new_sizes, dimensions):
-    return np.reshape(x, new_sizes)
+def _reshape_impl(x, *, new_sizes, dimensions, xp=np):
+    return xp.reshape(x, new_sizes)
 
 
 def _reshape_batch(args, dims, *, new_sizes, dimensions):
@@ -247,7 +247,8 @@ def _transpose_batch(args, dims, *, permutation):
     return transpose(x, (0,) + tuple(p + 1 for p in permutation)), 0
 
 
-transpose_p = _primitive("transpose", lambda x, *, permutation: np.transpose(x, permutation),
+transpose_p = _primitive("transpose",
+                         lambda x, *, permutation, xp=np: xp.permute_dims(x, permutation),
                          _transpose_aval)
 deflinear(transpose_p, _transpose_transpose)
 transpose_p.batch = _transpose_batch
@@ -291,7 +292,7 @@ def _squeeze_batch(args, dims, *, dimensions):
     return squeeze(x, moved), d - sum(1 for a in dimensions if a < d)
 
 
-squeeze_p = _primitive("squeeze", lambda x, *, dimensions: np.squeeze(x, axis=dimensions),
+squeeze_p = _primitive("squeeze", lambda x, *, dimensions, xp=np: xp.squeeze(x, axis=dimensions),
                        _squeeze_aval)
 deflinear(squeeze_p, lambda ct, x, *, dimensions: [expand_dims(ct, dimensions)])
 squeeze_p.batch = _squeeze_batch
@@ -318,8 +319,17 @@ def _expand_dims_batch(args, dims, *, dimensions):
     return expand_dims(moveaxis(x, d, 0), tuple(a + 1 for a in dimensions)), 0
 
 
+def _expand_dims_impl(x, *, dimensions, xp=np):
+    if xp is np:
+        return np.expand_dims(x, dimensions)
+    shape = list(x.shape)
+    for d in sorted(dimensions):  # the Array API's expand_dims takes one axis
+        shape.insert(d, 1)
+    return xp.reshape(x, tuple(shape))
+
+
 expand_dims_p = _primitive("expand_dims",
-                           lambda x, *, dimensions: np.expand_dims(x, dimensions),
+                           _expand_dims_impl,
                            _expand_dims_aval)
 deflinear(expand_dims_p, lambda ct, x, *, dimensions: [squeeze(ct, dimensions)])
 expand_dims_p.batch = _expand_dims_batch
@@ -373,7 +383,7 @@ def _concatenate_batch(args, dims, *, dimension):
 
 
 concatenate_p = _primitive("concatenate",
-                           lambda *xs, dimension: np.concatenate(xs, axis=dimension),
+                           lambda *xs, dimension, xp=np: xp.concat(xs, axis=dimension),
                            _concatenate_aval)
 deflinear(concatenate_p, _concatenate_transpose)
 concatenate_p.batch = _concatenate_batch
@@ -415,7 +425,9 @@ def _pad_aval(x, padding_value, *, padding_config):
     return ShapedArray(tuple(shape), x.dtype)
 
 
-def _pad_impl(x, padding_value, *, padding_config):
+def _pad_impl(x, padding_value, *, padding_config, xp=np):
+    if xp is not np:
+        return _pad_array_api(x, padding_value, padding_config, xp)
     x = np.asarray(x)
     # pad with the non-negative lo/hi first, then crop the negative ones
     full_shape, placement, crop = [], [], []
@@ -428,6 +440,25 @@ def _pad_impl(x, padding_value, *, padding_config):
         crop.append(_pyslice(max(-lo, 0), total - max(-hi, 0)))
     out = np.full(full_shape, padding_value, dtype=x.dtype)
     out[tuple(placement)] = x
+    return out[tuple(crop)]
+
+
+def _pad_array_api(x: Any, padding_value: Any, padding_config: Any, xp: Any) -> Any:
+    """_pad_impl with another library's arrays (no ``full`` of an array value):
+    interior padding by assignment into a strided view, negative padding by a crop."""
+    full_shape, placement, crop = [], [], []
+    for n, (lo, hi, interior) in zip(x.shape, padding_config, strict=True):
+        lo_pos = max(lo, 0)
+        total = _padded_size(n, lo_pos, max(hi, 0), interior)
+        full_shape.append(total)
+        placement.append(_pyslice(lo_pos, lo_pos + _padded_size(n, 0, 0, interior),
+                                  interior + 1))
+        crop.append(_pyslice(max(-lo, 0), total - max(-hi, 0)))
+    filled = xp.broadcast_to(xp.reshape(padding_value, (1,) * len(full_shape)),
+                             tuple(full_shape))
+    out = xp.asarray(filled, copy=True)
+    if all(n > 0 for n in x.shape):  # (Dask refuses to assign an empty block)
+        out[tuple(placement)] = x
     return out[tuple(crop)]
 
 
@@ -506,9 +537,9 @@ def _slice_aval(x, *, start_indices, limit_indices, strides):
     return ShapedArray(tuple(shape), x.dtype)
 
 
-def _slice_impl(x, *, start_indices, limit_indices, strides):
+def _slice_impl(x, *, start_indices, limit_indices, strides, xp=np):
     strides = strides or (1,) * len(start_indices)
-    return np.asarray(x)[tuple(_pyslice(a, b, s) for a, b, s
+    return xp.asarray(x)[tuple(_pyslice(a, b, s) for a, b, s
                                in zip(start_indices, limit_indices, strides, strict=True))]
 
 
@@ -593,7 +624,7 @@ def _rev_batch(args, dims, *, dimensions):
     return rev(x, tuple(a + (a >= d) for a in dimensions)), d
 
 
-rev_p = _primitive("rev", lambda x, *, dimensions: np.flip(x, dimensions), _rev_aval)
+rev_p = _primitive("rev", lambda x, *, dimensions, xp=np: xp.flip(x, axis=dimensions), _rev_aval)
 deflinear(rev_p, lambda ct, x, *, dimensions: [rev(ct, dimensions)])
 rev_p.batch = _rev_batch
 
@@ -676,8 +707,8 @@ def _dynamic_slice_aval(x, *starts, slice_sizes):
     return ShapedArray(tuple(slice_sizes), x.dtype)
 
 
-def _dynamic_slice_impl(x, *starts, slice_sizes):
-    x = np.asarray(x)
+def _dynamic_slice_impl(x, *starts, slice_sizes, xp=np):
+    x = xp.asarray(x)
     begin = _clamped_starts(starts, x.shape, slice_sizes)
     return x[tuple(_pyslice(b, b + s) for b, s in zip(begin, slice_sizes, strict=True))]
 
@@ -785,9 +816,9 @@ def _dynamic_update_slice_aval(x, update, *starts):
     return ShapedArray(x.shape, x.dtype)
 
 
-def _dynamic_update_slice_impl(x, update, *starts):
-    out = np.array(x, copy=True)
-    update = np.asarray(update)
+def _dynamic_update_slice_impl(x, update, *starts, xp=np):
+    out = xp.asarray(x, copy=True)
+    update = xp.asarray(update)
     begin = _clamped_starts(starts, out.shape, update.shape)
     out[tuple(_pyslice(b, b + s) for b, s in zip(begin, update.shape, strict=True))] = update
     return out

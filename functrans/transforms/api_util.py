@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from functrans import dtypes
+from functrans.core.backend import foreign_backend
 from functrans.core.trace import Tracer
 from functrans.tree_util import (
     PyTreeDef,
@@ -29,9 +30,13 @@ def check_leaf(x: Any, fname: str, what: str) -> None:
             raise TypeError(f"{fname}: {what} is an array of dtype {x.dtype}; functrans "
                             "works with numeric and boolean arrays only.")
         return
+    if foreign_backend(x) is not None:  # Dask, CuPy, torch...: see functrans.core.backend
+        return
     raise TypeError(f"{fname}: {what} is a {type(x).__name__} ({_short_repr(x)}), not an "
                     "array: functrans transformations take and return NumPy arrays, "
-                    "Python scalars and pytrees (tuples, lists, dicts) of them.")
+                    "Python scalars, arrays of Array API libraries (Dask, CuPy, torch, "
+                    "with array-api-compat installed) and pytrees (tuples, lists, dicts) "
+                    "of them.")
 
 
 def _short_repr(x: Any) -> str:
@@ -104,20 +109,52 @@ class FlatFun:
         self.name = name or fun_name(f)
 
     def __call__(self, *flat_args: Any) -> list[Any]:
-        args, kwargs = tree_unflatten(self.in_tree, flat_args)
+        args, kwargs = unflatten_args(self.in_tree, flat_args)
         out = self.f(*args, **kwargs)
+        if type(out) in _ARRAY_LEAVES:  # one array: the common case, without a walk
+            self.out_tree = _LEAF_TREE
+            return [out]
         leaves, self.out_tree = tree_flatten(out)
         for leaf in leaves:
             check_leaf(leaf, self.name, "the function's output")
         return leaves
 
 
+#: leaf types that need no check: arrays, NumPy and Python scalars (a tracer's
+#: subclass is checked by check_leaf)
+_ARRAY_LEAVES = frozenset({np.ndarray, float, int, complex, bool, np.float64, np.float32,
+                           np.complex128, np.complex64, np.int64, np.int32, np.bool_})
+_LEAF_TREE = tree_flatten(0)[1]
+#: per number of arguments: the tree of ``(args, {})`` when each argument is one array
+_flat_args_trees: dict[int, PyTreeDef] = {}
+
+
+def _flat_args_tree(n: int) -> PyTreeDef:
+    tree = _flat_args_trees.get(n)
+    if tree is None:
+        tree = _flat_args_trees[n] = tree_flatten((tuple(range(n)), {}))[1]
+    return tree
+
+
 def flatten_args(args: Sequence[Any], kwargs: dict[str, Any] | None = None,
                  fname: str = "function") -> tuple[list[Any], PyTreeDef]:
+    if not kwargs and all(type(a) in _ARRAY_LEAVES and not _is_bad_array(a) for a in args):
+        return list(args), _flat_args_tree(len(args))
     leaves, tree = tree_flatten((tuple(args), dict(kwargs or {})))
     for leaf in leaves:
         check_leaf(leaf, fname, "an argument")
     return leaves, tree
+
+
+def _is_bad_array(x: Any) -> bool:
+    return type(x) is np.ndarray and x.dtype.kind in "OUSV"
+
+
+def unflatten_args(in_tree: PyTreeDef, leaves: Sequence[Any]) -> tuple[tuple, dict]:
+    """``(args, kwargs)`` from the leaves :func:`flatten_args` gave."""
+    if _flat_args_trees.get(len(leaves)) is in_tree:
+        return tuple(leaves), {}
+    return tree_unflatten(in_tree, leaves)
 
 
 def _leaf_path(tree: PyTreeDef, index: int) -> tuple[Any, ...]:
@@ -140,6 +177,8 @@ def output_name(out_tree: PyTreeDef, index: int) -> str:
 
 
 def normalize_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> tuple[int, ...]:
+    if type(argnums) is int and 0 <= argnums < nargs:
+        return (argnums,)
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     out = []
     for n in nums:
@@ -156,6 +195,8 @@ def split_argnums(f: Callable[..., Any], args: Sequence[Any], argnums: tuple[int
                   kwargs: dict[str, Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
     """`f` as a function of only the `argnums` arguments, the rest fixed."""
     args = tuple(args)
+    if not kwargs and len(argnums) == len(args) and argnums == tuple(range(len(args))):
+        return f, args  # every argument is differentiated: nothing to fix
 
     def f_partial(*dyn: Any) -> Any:
         full = list(args)

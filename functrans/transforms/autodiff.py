@@ -16,6 +16,7 @@ from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, eval_jaxpr
 from functrans.core.zeros import UndefinedPrimal, Zero
 from functrans.primitives import elementwise, indexing
 from functrans.primitives.tangent_space import instantiate_zeros
+from functrans.transforms import tape
 from functrans.transforms.api_util import (
     FlatFun,
     argument_name,
@@ -24,30 +25,13 @@ from functrans.transforms.api_util import (
     normalize_argnums,
     outputs,
     split_argnums,
+    unflatten_args,
 )
 from functrans.transforms.jvp import aux_fun
 from functrans.transforms.linearize import LinearFunction, linearize_flat
 from functrans.transforms.staging import JaxprTrace, trace_to_jaxpr
 from functrans.transforms.transpose import backward_pass
 from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
-
-
-def _transpose_linear(linear: LinearFunction, cts_out: Sequence[Any],
-                      consume: bool = False) -> list[Any]:
-    """Cotangents of the inputs of a LinearFunction (Zero where none flows).
-    With `consume`, the residuals are released during the walk and `linear`
-    cannot be transposed again."""
-    nz_in_avals = [a for a, nz in zip(linear.in_avals, linear.in_nonzero) if nz]
-    nz_cts = [ct for ct, nz in zip(cts_out, linear.out_nonzero) if nz]
-    consts = linear.jaxpr.consts
-    if consume:
-        linear.jaxpr.consts = []
-    with np.errstate(all="ignore"):
-        cts_in = iter(backward_pass(linear.jaxpr.jaxpr, consts,
-                                    [UndefinedPrimal(a) for a in nz_in_avals], nz_cts,
-                                    all_linear=True, consume=consume))
-    return [next(cts_in) if nz else Zero(a)
-            for a, nz in zip(linear.in_avals, linear.in_nonzero)]
 
 
 class VJPFunction:
@@ -69,9 +53,9 @@ class VJPFunction:
                             f"the function's output, {self.out_tree}; got {ct_tree}")
         cts = [_check_cotangent(ct, a, f"vjp of {self.name}", i)
                for i, (ct, a) in enumerate(zip(flat_ct, self.out_avals))]
-        cts_in = _transpose_linear(self.linear, cts)
+        cts_in = self.linear.transpose(cts)
         out = [_instantiate_like(ct, a) for ct, a in zip(cts_in, self.primal_avals)]
-        args, _ = tree_unflatten(self.in_tree, outputs(out, flat_ct))
+        args, _ = unflatten_args(self.in_tree, outputs(out, flat_ct))
         return args
 
 
@@ -122,9 +106,10 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
 
 def _linearize(flat_fun: FlatFun, flat: list[Any], has_aux: bool
                ) -> tuple[list[Any], PyTreeDef, LinearFunction, Any]:
-    """Linearize; with `has_aux`, split the (output, aux) pair and keep the
-    linear map of the output only."""
-    out_primals, linear = linearize_flat(flat_fun, flat)
+    """Linearize (on the tape where it applies: see :mod:`tape`); with `has_aux`,
+    split the (output, aux) pair and keep the linear map of the output only."""
+    record = tape.record if tape.applies(flat) else linearize_flat
+    out_primals, linear = record(flat_fun, flat)
     out_tree = flat_fun.out_tree
     if not has_aux:
         return out_primals, out_tree, linear, None
@@ -147,18 +132,18 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         nums = normalize_argnums(argnums, len(args), f"grad of {name}")
         f_partial, dyn = split_argnums(fun_with_aux, args, nums, kwargs)
         flat, in_tree = flatten_args(dyn, None, f"grad of {name}")
-        for leaf in flat:
-            if not (allow_int or dtypes.is_float(get_aval(leaf).dtype)):
-                _raise_int_input(dyn, nums, name)
+        in_avals = [get_aval(leaf) for leaf in flat]
+        if not allow_int and not all(dtypes.is_float(a.dtype) for a in in_avals):
+            _raise_int_input(dyn, nums, name)
         if holomorphic:
             _check_complex_inputs(flat, name)
         flat_fun = FlatFun(f_partial, in_tree, name)
         out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
         aval = _check_scalar_output(out_primals, out_tree, name, holomorphic)
-        cts = _transpose_linear(linear, [np.ones((), aval.dtype)], consume=True)
-        value, *flat_grads = outputs([out_primals[0]] + [_instantiate_like(ct, get_aval(p))
-                                                         for ct, p in zip(cts, flat)], flat)
-        grads, _ = tree_unflatten(in_tree, flat_grads)
+        cts = linear.transpose([np.ones((), aval.dtype)], consume=True)
+        value, *flat_grads = outputs([out_primals[0]] + [_instantiate_like(ct, a)
+                                                         for ct, a in zip(cts, in_avals)], flat)
+        grads, _ = unflatten_args(in_tree, flat_grads)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         return ((value, aux), g) if has_aux else (value, g)
 
@@ -219,7 +204,7 @@ def _check_scalar_output(leaves: list[Any], tree: PyTreeDef, name: str,
     if not dtypes.is_float(aval.dtype):
         raise TypeError(f"grad of {name} requires a real-valued floating output, but the "
                         f"output has dtype {aval.dtype}.")
-    is_complex = np.issubdtype(aval.dtype, np.complexfloating)
+    is_complex = aval.dtype.kind == "c"
     if holomorphic and not is_complex:
         raise TypeError(f"grad of {name} with holomorphic=True requires a complex output, "
                         f"but the output has dtype {aval.dtype}.")

@@ -54,6 +54,7 @@ class JVPTrace(Trace):
 
     tracer_type: type = JVPTracer
     transformation = "forward-mode differentiation (jvp)"
+    differentiates = True
 
     def __init__(self, parent: Trace):
         self.parent = parent

@@ -22,11 +22,12 @@ from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, Jaxpr, eval_jaxpr
 from functrans.core.trace import Trace, Tracer
-from functrans.core.zeros import Zero
+from functrans.core.zeros import UndefinedPrimal, Zero
 from functrans.primitives.tangent_space import instantiate_zeros
 from functrans.transforms.api_util import FlatFun, flatten_args, fun_name, outputs
 from functrans.transforms.jvp import JVPTrace, aux_fun, check_tangent
 from functrans.transforms.staging import JaxprTrace, StagedTracer
+from functrans.transforms.transpose import backward_pass
 from functrans.tree_util import tree_flatten, tree_unflatten
 
 
@@ -101,6 +102,27 @@ class LinearFunction:
                                 jaxpr.consts)
         return LinearFunction(jaxpr, self.in_avals, self.out_avals[:n_keep], self.in_nonzero,
                               self.out_nonzero[:n_keep])
+
+    @property
+    def residuals(self) -> list[Any]:
+        """The values the linear map keeps from the forward pass."""
+        return list(self.jaxpr.consts)
+
+    def transpose(self, cts_out: Sequence[Any], consume: bool = False) -> list[Any]:
+        """Cotangents of the inputs (``Zero`` where none flows) from those of the
+        outputs. With `consume`, the residuals are released during the walk and the
+        function cannot be transposed again."""
+        nz_in_avals = [a for a, nz in zip(self.in_avals, self.in_nonzero) if nz]
+        nz_cts = [ct for ct, nz in zip(cts_out, self.out_nonzero) if nz]
+        consts = self.jaxpr.consts
+        if consume:
+            self.jaxpr.consts = []
+        with np.errstate(all="ignore"):
+            cts_in = iter(backward_pass(self.jaxpr.jaxpr, consts,
+                                        [UndefinedPrimal(a) for a in nz_in_avals], nz_cts,
+                                        all_linear=True, consume=consume))
+        return [next(cts_in) if nz else Zero(a)
+                for a, nz in zip(self.in_avals, self.in_nonzero)]
 
     def __call__(self, *tangents: Any) -> list[Any]:
         nz = [t for t, keep in zip(tangents, self.in_nonzero) if keep]

@@ -23,6 +23,7 @@ from functrans import dtypes, errors
 from functrans.config import config
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.backend import foreign_backend
 from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, typecheck_jaxpr
 from functrans.core.trace import Trace, Tracer
 from functrans.transforms.api_util import FlatFun, fun_name, partial_static
@@ -197,6 +198,9 @@ def _untraceable(x: Any) -> tuple[type[Exception], str] | None:
         return None if dtypes.fits_int64(x) else (OverflowError, _int_problem(x))
     if t in (bool, float, complex) or isinstance(x, Tracer):
         return None
+    if foreign_backend(x) is not None:  # Dask, CuPy, torch...: see functrans.core.backend
+        return None if dtypes.is_supported(get_aval(x).dtype) else (TypeError,
+                                                                    _dtype_problem(x))
     text = repr(x)
     text = text if len(text) < 60 else text[:57] + "..."
     return TypeError, (f"is a {t.__name__} ({text}), not an array: traced arguments are "

@@ -41,6 +41,9 @@ class Row:
     differentiable: bool = True
     #: False to skip the vmap check (e.g. the row's fun is not batchable by design)
     batch: bool = True
+    #: False for rows whose function works on NumPy values only (a host callback), left
+    #: out of the runs on other array libraries (tests/test_primitive_rules.py)
+    backends: bool = True
     #: finite-difference and comparison tolerances (relative/absolute), float64
     rtol: float = 1e-6
     atol: float = 1e-6

@@ -41,6 +41,7 @@ def _normal_pair(rng, dtype):
 
 ROWS = [
     Row("debug_callback", _debug_identity, _normal_pair),
-    *[Row(f"pure_callback[{m}]", _host_sin_plus(m), _normal_pair, differentiable=False)
+    *[Row(f"pure_callback[{m}]", _host_sin_plus(m), _normal_pair, differentiable=False,
+          backends=False)
       for m in ("sequential", "expand_dims", "broadcast_all")],
 ]

@@ -72,7 +72,7 @@ ROWS = [
         _pad_args((3, 2)), linear=True),
     Row("pad_negative", lambda x, v: st.pad(x, v, [(-1, 2, 1), (2, -2, 0)]),
         _pad_args((3, 4)), linear=True),
-    Row("pad_operand_only", lambda x: st.pad(x, np.zeros((), x.dtype), [(2, -1, 1)]),
+    Row("pad_operand_only", lambda x: st.pad(x, np.zeros((), get_aval(x).dtype), [(2, -1, 1)]),
         _normal((4,)), linear=True),
     # slice
     Row("slice", lambda x: st.slice(x, (1, 0), (3, 2)), _normal((4, 3)), linear=True),

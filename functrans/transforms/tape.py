@@ -1,0 +1,498 @@
+"""Eager reverse mode on a tape: the fast path of ``grad``, ``value_and_grad`` and ``vjp``.
+
+Called with concrete arguments outside every transformation, reverse mode needs no
+linear jaxpr. The tape trace runs each primitive's *forward function* on the
+primal values, which returns the outputs and the residuals its backward pass
+needs, and appends one entry (rule, residuals, which values went in and came out)
+to a flat list; the backward pass walks that list in reverse, calling each
+entry's *backward function* on its residuals and output cotangents.
+
+Both functions are derived, never written by hand: linearize the primitive's JVP
+rule at abstract operands (the known part is the forward function, the recorded
+linear part its tangent map) and transpose the linear part (the backward
+function). A derivation is made once per (primitive, parameters, operand avals,
+which operands are traced), kept in a bounded cache, and compiled to NumPy code
+from its second use on. So the JVP and transpose rules stay the only source of
+derivatives, and the per-primitive cost is one call of generated code forward and
+one backward.
+
+A primitive whose derivation cannot be made from avals alone (a custom_jvp or
+custom_vjp call, whose rules run on the concrete values; parameters that cannot
+be hashed; a rule that needs concrete values) is linearized on its concrete
+operands by the general path (:func:`linearize_flat`) instead, and its entry
+transposes that linear jaxpr. Inside any other transformation, ``grad`` and
+``vjp`` take the general path: see :func:`applies`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from functrans import dtypes
+from functrans.compile.codegen import generate
+from functrans.compile.passes import optimize
+from functrans.compile.runtime import quietly
+from functrans.config import config
+from functrans.core import trace as core_trace
+from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.ir import ClosedJaxpr, Jaxpr, Var, dce_jaxpr, eval_jaxpr
+from functrans.core.trace import Trace, Tracer, check_alive
+from functrans.core.zeros import UndefinedPrimal, Zero
+from functrans.primitives.tangent_space import add_any_p
+from functrans.transforms.linearize import LinearFunction, linearize_flat
+from functrans.transforms.staging import trace_to_jaxpr
+from functrans.transforms.transpose import backward_pass
+
+__all__ = ["applies", "record", "Tape", "TapeTrace", "TapeTracer"]
+
+#: derived rules kept (oldest dropped first): one per primitive application site
+#: signature, so a program reuses a few dozen; the bound only caps pathological use
+_MAX_RULES = 4096
+
+
+def applies(flat_args: Sequence[Any]) -> bool:
+    """Whether reverse mode of a call with these flat arguments may use the tape:
+    it is on, nothing is being traced around the call, and no argument is traced."""
+    if not config.eager_tape or core_trace.get_current_trace() is not core_trace.eval_trace:
+        return False
+    return not any(isinstance(x, Tracer) for x in flat_args)
+
+
+class TapeTracer(Tracer):
+    """A concrete value the tape differentiates; `index` names it on the tape and
+    `key` describes it in the signatures of the primitives applied to it."""
+
+    __slots__ = ("primal", "index", "key", "_aval")
+
+    def __init__(self, trace: TapeTrace, primal: Any, index: int, key: Any,
+                 aval: ShapedArray | None = None):
+        self._trace = trace
+        self.primal = primal
+        self.index = index
+        self.key = key
+        self._aval = aval
+
+    @property
+    def aval(self) -> ShapedArray:
+        aval = self._aval
+        if aval is None:
+            aval = self._aval = get_aval(self.primal)
+        return aval
+
+    def to_concrete(self, context: str) -> Any:
+        return self.primal
+
+
+class TapeTrace(Trace):
+    """Runs primitives on primal values and records one tape entry per application."""
+
+    differentiates = True
+    transformation = "differentiation"
+
+    def __init__(self, parent: Trace):
+        self.parent = parent
+        #: (rule, residuals, indices of the traced operands, indices of the traced outputs)
+        self.entries: list[tuple[Any, tuple, list[int], list[int]]] = []
+        self.num_values = 0
+
+    def describe(self) -> str:
+        return "grad"
+
+    def process_primitive(self, primitive, args, params):
+        operands, traced_in = [], []
+        key = [primitive, tuple(params.items()) if params else ()]
+        for x in args:
+            if type(x) is TapeTracer and x._trace is self:
+                operands.append(x.primal)
+                traced_in.append(x.index)
+                key.append(x.key)
+            else:
+                if isinstance(x, Tracer):
+                    check_alive(x, f"as an argument of '{primitive.name}' inside grad")
+                operands.append(x)
+                key.append(_operand_key(x, False))
+        if not traced_in:
+            return self.parent.process_primitive(primitive, tuple(operands), params)
+        try:
+            signature = tuple(key)
+            rule = _rules.get(signature, _UNSEEN)
+        except TypeError:  # unhashable parameters or operands
+            signature = rule = None
+        if type(rule) is not _DerivedRule:
+            traced = [type(x) is TapeTracer and x._trace is self for x in args]
+            rule = _rule_for(rule, signature, primitive, params, operands, traced)
+            if rule is None:
+                rule = _ConcreteRule(primitive, params, traced, self.parent)
+        outs, residuals = rule.forward(operands)
+        traced_out = []
+        for k, aval, value_key in rule.traced_outputs:
+            index = self.num_values
+            self.num_values = index + 1
+            outs[k] = TapeTracer(self, outs[k], index, value_key, aval)
+            traced_out.append(index)
+        if traced_out:
+            self.entries.append((rule, residuals, traced_in, traced_out))
+        return outs if primitive.multiple_results else outs[0]
+
+
+# ---------------------------------------------------------------- rules
+
+
+def _operand_key(x: Any, traced: bool) -> Any:
+    t = type(x)
+    if t is np.ndarray or isinstance(x, np.generic):
+        return (x.shape, x.dtype, traced)
+    if t in (float, int, bool, complex):
+        return (t, traced)  # a Python scalar: weakly typed
+    return _UNHASHABLE  # anything else: not worth a derivation of its own
+
+
+_UNHASHABLE: list[Any] = []
+
+
+#: per application signature: its derived rule, None where none can be derived, or
+#: _SEEN_ONCE after its first application
+_rules: dict[Any, Any] = {}
+_UNSEEN, _SEEN_ONCE = object(), object()
+
+
+def _rule_for(rule: Any, signature: tuple | None, primitive: Any, params: dict,
+              operands: list[Any], traced: list[bool]) -> _DerivedRule | None:
+    """The derived rule for an application whose signature has no derived rule yet
+    (`rule` is what the cache holds), or None for the general path.
+
+    A signature's first application takes the general path; its second derives
+    the rule. Applications seen once (a custom rule's call, whose parameters are
+    new objects each time; shapes a program meets once) cost no derivation."""
+    if signature is None or rule is None:  # unhashable, or known not to be derivable
+        return None
+    if not _derivable(primitive, params):
+        return None  # and not cached: a custom rule's parameters are new each call
+    if rule is _UNSEEN:
+        if len(_rules) >= _MAX_RULES:
+            del _rules[next(iter(_rules))]
+        _rules[signature] = _SEEN_ONCE
+        return None
+    rule = _rules[signature] = _derive(primitive, params, operands, traced)
+    return rule
+
+
+def _derivable(primitive: Any, params: dict) -> bool:
+    if primitive.has_side_effect or primitive.jvp is None:
+        return False  # side effects run once per application; no rule: the general error
+    call_jaxpr = primitive.call_jaxpr_param
+    # a custom rule's call without its function: the rule runs on the values
+    return call_jaxpr is None or params.get(call_jaxpr) is not None
+
+
+def _derive(primitive: Any, params: dict, operands: list[Any], traced: list[bool]
+            ) -> _DerivedRule | None:
+    try:
+        return _DerivedRule(primitive, params, [get_aval(x) for x in operands], traced)
+    except Exception:  # noqa: BLE001 — e.g. a rule that needs concrete values: the
+        return None  # general path runs it on them (and raises its own errors)
+
+
+class _Compiled:
+    """A jaxpr evaluated by interpretation on its first call and by generated code
+    from its second: most derivations are reused many times, some never."""
+
+    __slots__ = ("closed", "name", "fn")
+
+    def __init__(self, closed: ClosedJaxpr, name: str):
+        self.closed = closed
+        self.name = name
+        self.fn: Callable[..., list[Any]] = self._first_call
+
+    def _first_call(self, *args: Any) -> list[Any]:
+        self.fn = self._compile
+        return self.interpret(*args)
+
+    def interpret(self, *args: Any) -> list[Any]:
+        """Evaluate by binding each primitive: for any values, tracers included."""
+        return eval_jaxpr(self.closed.jaxpr, self.closed.consts, *args)
+
+    def _compile(self, *args: Any) -> list[Any]:
+        with core_trace.gc_paused():
+            self.fn = generate(optimize(self.closed), self.name, copy_outputs=False).fn
+        return self.fn(*args)
+
+
+class _DerivedRule:
+    """Forward and backward functions of one primitive application signature."""
+
+    def __init__(self, primitive: Any, params: dict, avals: list[ShapedArray],
+                 traced: list[bool]):
+        self.name = primitive.name
+        linearized: list[LinearFunction] = []
+
+        def known_part(*operands: Any) -> list[Any]:
+            def apply(*traced_operands: Any) -> list[Any]:
+                it = iter(traced_operands)
+                full = [next(it) if t else x for x, t in zip(operands, traced)]
+                out = primitive.bind(*full, **params)
+                return list(out) if primitive.multiple_results else [out]
+            outs, linear = linearize_flat(apply, [x for x, t in zip(operands, traced) if t])
+            linearized.append(linear)
+            return outs + list(linear.jaxpr.consts)
+
+        forward = trace_to_jaxpr(known_part, avals, name=self.name, purpose="linearize")
+        self.linear = linear = linearized[0]
+        self.num_outs = len(linear.out_nonzero)
+        # a NumPy result's aval: never weakly typed (what get_aval of it says)
+        out_avals = [ShapedArray(a.shape, a.dtype) for a in forward.out_avals[:self.num_outs]]
+        self.traced_outputs = [(k, a, (a.shape, a.dtype, True))
+                               for k, (a, nz) in enumerate(zip(out_avals, linear.out_nonzero))
+                               if nz]
+        self.residual_sources, jaxpr = _residual_sources(forward.jaxpr, self.num_outs)
+        self._forward = _Compiled(ClosedJaxpr(jaxpr, forward.consts), self.name + "_fwd")
+        n_in = len(avals)
+        self.residuals_follow_outputs = self.residual_sources == list(
+            range(n_in + self.num_outs, n_in + self.num_outs + len(self.residual_sources)))
+        self.residual_avals = [v.aval for v in linear.jaxpr.jaxpr.constvars]
+        self._backward: dict[tuple[bool, ...], _Backward] = {}
+        self._backward_one: _Backward | None = None
+
+    def forward(self, operands: list[Any]) -> tuple[list[Any], tuple]:
+        computed = self._forward.fn(*operands)
+        num_outs = self.num_outs
+        if self.residuals_follow_outputs:
+            return computed[:num_outs], tuple(computed[num_outs:])
+        values = operands + computed
+        return computed[:num_outs], tuple([values[k] for k in self.residual_sources])
+
+    def backward(self, residuals: tuple, cotangents: list[Any], traced: bool = False
+                 ) -> list[Any]:
+        """Cotangents of the traced operands (None where none flows) from those of the
+        traced outputs (None where the output was not used). `traced` cotangents
+        (a vjp function called under another transformation) are bound, not computed."""
+        present = tuple(ct is not None for ct in cotangents)
+        fn = self._backward.get(present)
+        if fn is None:
+            fn = self._backward[present] = _Backward(self.linear, self.residual_avals,
+                                                     present, self.name)
+        return fn(residuals, [ct for ct in cotangents if ct is not None], traced)
+
+    def backward_one(self, residuals: tuple, cotangent: Any) -> list[Any]:
+        """`backward` of a one-output primitive: the common case, kept short."""
+        fn = self._backward_one
+        if fn is None:
+            fn = self._backward_one = self._backward[(True,)] = _Backward(
+                self.linear, self.residual_avals, (True,), self.name)
+        cts = fn.fn.fn(*residuals, cotangent)
+        return cts if fn.all_nonzero else fn.spread(cts)
+
+
+def _residual_sources(jaxpr: Jaxpr, num_outs: int) -> tuple[list[int], Jaxpr]:
+    """Where each residual comes from, as an index into ``operands + computed``, and
+    the forward jaxpr computing only what is not an operand or an earlier value:
+    residuals that are operands or outputs (mul keeps its operands, exp its output)
+    are neither returned twice nor copied."""
+    n_in = len(jaxpr.invars)
+    position: dict[Any, int] = {v: k for k, v in enumerate(jaxpr.invars)}
+    computed: list[Any] = []
+    for v in jaxpr.outvars[:num_outs]:
+        if type(v) is Var:
+            position.setdefault(v, n_in + len(computed))
+        computed.append(v)
+    sources = []
+    for v in jaxpr.outvars[num_outs:]:
+        k = position.get(v) if type(v) is Var else None
+        if k is None:
+            k = n_in + len(computed)
+            computed.append(v)
+            if type(v) is Var:
+                position[v] = k
+        sources.append(k)
+    return sources, dce_jaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, computed, jaxpr.eqns))
+
+
+class _Backward:
+    """The transposed linear part for one pattern of present output cotangents."""
+
+    __slots__ = ("fn", "nonzero", "all_nonzero")
+
+    def __init__(self, linear: LinearFunction, residual_avals: list[ShapedArray],
+                 present: tuple[bool, ...], name: str):
+        ct_avals = [a for a, nz in zip(linear.out_avals, linear.out_nonzero) if nz]
+        nonzero: list[bool] = []
+        n_res = len(residual_avals)
+
+        def transposed(*args: Any) -> list[Any]:
+            cts = iter(args[n_res:])
+            cts_out = [next(cts) if p else Zero(a) for a, p in zip(ct_avals, present)]
+            cts_in = backward_pass(linear.jaxpr.jaxpr, list(args[:n_res]),
+                                   [UndefinedPrimal(a) for a in linear.in_avals], cts_out,
+                                   all_linear=True)
+            nonzero.extend(type(ct) is not Zero for ct in cts_in)
+            return [ct for ct in cts_in if type(ct) is not Zero]
+
+        in_avals = residual_avals + [a for a, p in zip(ct_avals, present) if p]
+        closed = trace_to_jaxpr(transposed, in_avals, name=name + "_bwd", purpose="transpose")
+        self.nonzero = nonzero
+        self.all_nonzero = all(nonzero)
+        self.fn = _Compiled(closed, name + "_bwd")
+
+    def __call__(self, residuals: tuple, cotangents: list[Any], traced: bool = False
+                 ) -> list[Any]:
+        run = self.fn.interpret if traced else self.fn.fn
+        cts = run(*residuals, *cotangents)
+        return cts if self.all_nonzero else self.spread(cts)
+
+    def spread(self, cts: list[Any]) -> list[Any]:
+        """One entry per traced operand: None for those no cotangent reaches."""
+        it = iter(cts)
+        return [next(it) if nz else None for nz in self.nonzero]
+
+
+class _ConcreteRule:
+    """The general path for one application: linearized on its concrete operands (a
+    custom rule runs here, on the values), its linear jaxpr transposed backwards."""
+
+    def __init__(self, primitive: Any, params: dict, traced: list[bool], parent: Trace):
+        self.primitive = primitive
+        self.params = params
+        self.traced = traced
+        self.parent = parent
+
+    def forward(self, operands: list[Any]) -> tuple[list[Any], tuple]:
+        primitive, params, traced = self.primitive, self.params, self.traced
+
+        def apply(*traced_operands: Any) -> list[Any]:
+            it = iter(traced_operands)
+            full = [next(it) if t else x for x, t in zip(operands, traced)]
+            out = primitive.bind(*full, **params)
+            return list(out) if primitive.multiple_results else [out]
+
+        token = core_trace.set_current_trace(self.parent)
+        try:
+            outs, linear = linearize_flat(apply, [x for x, t in zip(operands, traced) if t])
+        finally:
+            core_trace.reset_current_trace(token)
+        self.traced_outputs = [(k, None, _operand_key(outs[k], True))
+                               for k, nz in enumerate(linear.out_nonzero) if nz]
+        return outs, (linear,)
+
+    def backward_one(self, residuals: tuple, cotangent: Any) -> list[Any]:
+        return self.backward(residuals, [cotangent])
+
+    def backward(self, residuals: tuple, cotangents: list[Any], traced: bool = False
+                 ) -> list[Any]:
+        linear: LinearFunction = residuals[0]
+        cts = iter(cotangents)  # one per traced output
+        cts_out = [_or_zero(next(cts), a) if nz else Zero(a)
+                   for a, nz in zip(linear.out_avals, linear.out_nonzero)]
+        cts_in = linear.transpose(cts_out)
+        return [None if type(ct) is Zero else ct for ct in cts_in]
+
+
+def _or_zero(ct: Any, aval: ShapedArray) -> Any:
+    return Zero(aval) if ct is None else ct
+
+
+# ---------------------------------------------------------------- recording
+
+
+class Tape:
+    """What recording a function gave: its tape, and which inputs and outputs are
+    traced. ``transpose`` maps output cotangents to input cotangents, as
+    :meth:`LinearFunction.transpose` does."""
+
+    __slots__ = ("trace", "in_avals", "in_nonzero", "out_indices")
+
+    def __init__(self, trace: TapeTrace, in_avals: list[ShapedArray], in_nonzero: list[bool],
+                 out_indices: list[int]):
+        self.trace = trace
+        self.in_avals = in_avals  # of the primals
+        self.in_nonzero = in_nonzero
+        self.out_indices = out_indices
+
+    @property
+    def out_nonzero(self) -> list[bool]:
+        return [i >= 0 for i in self.out_indices]
+
+    @property
+    def residuals(self) -> list[Any]:
+        """The values the tape keeps from the forward pass (each once)."""
+        kept: dict[int, Any] = {}
+        for rule, residuals, _, _ in self.trace.entries:
+            if type(rule) is _ConcreteRule:
+                residuals = residuals[0].residuals
+            for r in residuals:
+                kept.setdefault(id(r), r)
+        return list(kept.values())
+
+    def first_outputs(self, n_keep: int) -> Tape:
+        return Tape(self.trace, self.in_avals, self.in_nonzero, self.out_indices[:n_keep])
+
+    def transpose(self, cts_out: Sequence[Any], consume: bool = False) -> list[Any]:
+        """Cotangents of the inputs (``Zero`` where none flows). With `consume`, each
+        entry (and its residuals) is released as the walk passes it, and the tape
+        cannot be transposed again."""
+        cts: dict[int, Any] = {}
+        for index, ct in zip(self.out_indices, cts_out):
+            if index >= 0 and type(ct) is not Zero:
+                previous = cts.get(index)
+                cts[index] = ct if previous is None else previous + ct
+        entries = self.trace.entries
+        if entries:
+            if consume:
+                self.trace.entries = []
+            traced = (core_trace.get_current_trace() is not core_trace.eval_trace
+                      or any(isinstance(ct, Tracer) for ct in cts_out))
+            quietly(_walk_backwards, (entries, cts, consume, traced))
+        return [cts[i] if nz and i in cts else Zero(a.to_tangent_aval())
+                for i, (a, nz) in enumerate(zip(self.in_avals, self.in_nonzero))]
+
+
+def _walk_backwards(entries: list[Any], cts: dict[int, Any], consume: bool,
+                    traced: bool) -> None:
+    pop = cts.pop
+    for k in range(len(entries) - 1, -1, -1):
+        rule, residuals, traced_in, traced_out = entries.pop() if consume else entries[k]
+        if len(traced_out) == 1 and not traced:
+            ct = pop(traced_out[0], None)
+            if ct is None:
+                continue
+            cts_in = rule.backward_one(residuals, ct)
+        else:
+            cts_out = [pop(i, None) for i in traced_out]
+            if all(ct is None for ct in cts_out):
+                continue
+            cts_in = rule.backward(residuals, cts_out, traced)
+        for index, ct in zip(traced_in, cts_in):
+            if ct is not None:  # several uses of a value: their cotangents add up
+                previous = cts.get(index)
+                if previous is not None:
+                    ct = add_any_p.bind(previous, ct) if traced else previous + ct
+                cts[index] = ct
+
+
+def record(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
+           ) -> tuple[list[Any], Tape]:
+    """Evaluate `f` at `primals`, recording the tape of its reverse mode."""
+    trace = TapeTrace(core_trace.get_current_trace())
+    trace.num_values = len(primals)  # an input's index is its position
+    in_avals = [get_aval(p) for p in primals]
+    in_nonzero = [dtypes.is_float(a.dtype) for a in in_avals]
+    in_tracers = [TapeTracer(trace, p, i, _operand_key(p, True), a) if nz else p
+                  for i, (p, a, nz) in enumerate(zip(primals, in_avals, in_nonzero))]
+    token = core_trace.set_current_trace(trace)
+    try:
+        with core_trace.gc_paused():
+            outs = quietly(f, in_tracers)
+    finally:
+        core_trace.reset_current_trace(token)
+        trace.alive = False
+    out_primals, out_indices = [], []
+    for o in outs:
+        if type(o) is TapeTracer and o._trace is trace:
+            out_primals.append(o.primal)
+            out_indices.append(o.index)
+        else:
+            out_primals.append(o)
+            out_indices.append(-1)
+    return out_primals, Tape(trace, in_avals, in_nonzero, out_indices)

@@ -1,0 +1,192 @@
+"""The eager tape: grad, value_and_grad and vjp outside every transformation.
+
+The rule-check table runs every primitive's reverse mode through the tape as well
+(``test_primitive_rules.py``, mode ``"tape"``); these tests check when the tape is
+used, what it derives, and that it composes with everything else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans import lax
+from functrans.core.trace import Tracer
+from functrans.primitives import elementwise as ew
+from functrans.transforms import tape
+
+X = np.linspace(0.2, 1.4, 7)
+
+
+@pytest.fixture
+def recordings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """The arguments of every tape recording made during the test."""
+    seen: list[tuple[Any, ...]] = []
+    original = tape.record
+
+    def spy(f: Any, primals: Any) -> Any:
+        seen.append(tuple(primals))
+        return original(f, primals)
+
+    monkeypatch.setattr(tape, "record", spy)
+    return seen
+
+
+def loss(x: Any) -> Any:
+    return fnp.sum(fnp.tanh(x) * fnp.sin(x))
+
+
+def loss_grad(x: np.ndarray) -> np.ndarray:
+    return (1 - np.tanh(x) ** 2) * np.sin(x) + np.tanh(x) * np.cos(x)
+
+
+def test_a_top_level_grad_records_a_tape(recordings: list) -> None:
+    np.testing.assert_allclose(ft.grad(loss)(X), loss_grad(X), rtol=1e-13)
+    ft.value_and_grad(loss)(X)
+    ft.vjp(loss, X)
+    assert len(recordings) == 3
+
+
+@pytest.mark.parametrize("transform, arg, top_level_grads", [
+    pytest.param(ft.jit, X, 0, id="jit"),
+    pytest.param(ft.vmap, np.stack([X, 2 * X]), 0, id="vmap"),
+    pytest.param(lambda g: lambda x: ft.jvp(g, (x,), (x,))[1], X, 0, id="jvp"),
+    # grad of grad: the outer grad records a tape, the inner one (of its tracers) does not
+    pytest.param(lambda g: ft.grad(lambda x: fnp.sum(g(x))), X, 1, id="grad"),
+])
+def test_grad_inside_another_transformation_takes_the_general_path(
+        transform: Any, arg: np.ndarray, top_level_grads: int, recordings: list) -> None:
+    transform(ft.grad(loss))(arg)
+    assert len(recordings) == top_level_grads
+    assert not any(isinstance(p, Tracer) for primals in recordings for p in primals)
+
+
+def test_the_switch_turns_the_tape_off(recordings: list) -> None:
+    ft.config.update("eager_tape", False)
+    try:
+        np.testing.assert_allclose(ft.grad(loss)(X), loss_grad(X), rtol=1e-13)
+    finally:
+        ft.config.update("eager_tape", True)
+    assert recordings == []
+
+
+def test_a_signature_is_derived_on_its_second_application_and_compiled() -> None:
+    x = np.linspace(0.1, 0.9, 11)  # a shape no other test uses
+    key = (ew.sin_p, (), (x.shape, x.dtype, True))
+    ft.grad(lambda x: fnp.sum(fnp.sin(x)))(x)
+    assert tape._rules[key] is tape._SEEN_ONCE  # the first: the general path
+    ft.grad(lambda x: fnp.sum(fnp.sin(x)))(x)
+    rule = tape._rules[key]
+    assert isinstance(rule, tape._DerivedRule)  # the second: derived, interpreted
+    ft.grad(lambda x: fnp.sum(fnp.sin(x)))(x)
+    assert rule._forward.fn.__name__ == "sin_fwd"  # generated code, from the third call
+    np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(fnp.sin(x)))(x), np.cos(x))
+
+
+def test_residuals_that_are_operands_or_outputs_are_not_recomputed() -> None:
+    for _ in range(2):
+        ft.grad(lambda x: fnp.sum(fnp.exp(x) * x))(X)
+    exp_rule = tape._rules[(ew.exp_p, (), (X.shape, X.dtype, True))]
+    mul_rule = tape._rules[(ew.mul_p, (), (X.shape, X.dtype, True), (X.shape, X.dtype, True))]
+    assert exp_rule.residual_sources == [1]  # exp keeps its output
+    assert sorted(mul_rule.residual_sources) == [0, 1]  # mul its operands
+
+
+def test_vjp_of_a_tape_transposes_any_number_of_times() -> None:
+    out, f_vjp = ft.vjp(lambda x: fnp.tanh(x) * 2.0, X)
+    for scale in (1.0, 2.0, 3.0):
+        (ct,) = f_vjp(np.full(X.shape, scale))
+        np.testing.assert_allclose(ct, scale * 2.0 * (1 - np.tanh(X) ** 2), rtol=1e-13)
+
+
+def test_unused_outputs_of_a_multiple_output_primitive_get_no_cotangent() -> None:
+    def f(x: Any) -> Any:
+        values, _ = lax.sort_key_val(x, x * 2.0)  # only the first output is used
+        return fnp.sum(values * values)
+
+    for _ in range(3):
+        np.testing.assert_allclose(ft.grad(f)(X), 2 * X, rtol=1e-13)
+
+
+def test_a_side_effect_runs_once_per_call(capsys: pytest.CaptureFixture[str]) -> None:
+    def f(x: Any) -> Any:
+        ft.debug.print("x0 = {}", x[0])
+        return fnp.sum(x * x)
+
+    for _ in range(3):
+        ft.grad(f)(X)
+    assert capsys.readouterr().out.count("x0 = ") == 3
+
+
+def test_custom_rules_still_see_concrete_values() -> None:
+    seen: list[type] = []
+
+    @ft.custom_jvp
+    def f(x: Any) -> Any:
+        return fnp.sin(x)
+
+    @f.defjvp
+    def f_jvp(primals: Any, tangents: Any) -> Any:
+        (x,), (t,) = primals, tangents
+        seen.append(type(x))
+        return fnp.sin(x), fnp.cos(x) * t
+
+    for _ in range(3):
+        np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(f(x)))(X), np.cos(X))
+    assert seen == [np.ndarray] * 3
+    # calls that run their rule on the values are never cached (their parameters, the
+    # rule objects, are new each call)
+    assert not any(("call_jaxpr", None) in k[1] for k in tape._rules)
+
+
+def test_results_are_the_callers() -> None:
+    x = X.copy()
+    g = ft.grad(lambda x: fnp.sum(x))(x)
+    g[:] = 7.0
+    np.testing.assert_array_equal(x, X)
+    value, f_vjp = ft.vjp(lambda x: x, x)
+    (ct,) = f_vjp(X)
+    assert not np.shares_memory(ct, X) and not np.shares_memory(value, x)
+
+
+def test_higher_order_and_aux_compose_with_the_tape() -> None:
+    def f(x: Any) -> Any:
+        return fnp.sum(fnp.sin(x) ** 3)
+
+    hess = ft.hessian(f)(X)
+    np.testing.assert_allclose(np.diag(hess), 6 * np.sin(X) * np.cos(X) ** 2 - 3 * np.sin(X) ** 3,
+                               rtol=1e-12)
+    second = ft.grad(lambda x: fnp.sum(ft.grad(f)(x)))(X)
+    np.testing.assert_allclose(second, np.diag(hess), rtol=1e-12)
+    g, aux = ft.grad(lambda x: (f(x), x * 2), has_aux=True)(X)
+    np.testing.assert_allclose(g, 3 * np.sin(X) ** 2 * np.cos(X), rtol=1e-13)
+    np.testing.assert_array_equal(aux, X * 2)
+
+
+def test_the_cache_of_derived_rules_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tape, "_MAX_RULES", len(tape._rules) + 5)
+    for n in range(1, 30):
+        ft.grad(lambda x: fnp.sum(fnp.cos(x)))(np.ones(n))
+    assert len(tape._rules) <= tape._MAX_RULES
+
+
+def test_a_vjp_function_of_a_tape_works_under_other_transformations() -> None:
+    def f(x: Any) -> Any:
+        return fnp.sin(x) * fnp.exp(x)
+
+    def f_vjp_by_hand(ct: np.ndarray) -> np.ndarray:
+        return ct * (np.cos(X) + np.sin(X)) * np.exp(X)
+
+    for _ in range(3):  # the general path, the derived rules interpreted, then compiled
+        _, f_vjp = ft.vjp(f, X)
+        ones = np.ones_like(X)
+        np.testing.assert_allclose(ft.jit(lambda ct: f_vjp(ct)[0])(ones),
+                                   f_vjp_by_hand(ones), rtol=1e-13)
+        np.testing.assert_allclose(ft.vmap(f_vjp)(np.eye(X.size))[0],
+                                   np.diag(f_vjp_by_hand(ones)), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(ft.grad(lambda ct: fnp.sum(f_vjp(ct)[0] ** 2))(ones),
+                                   2 * f_vjp_by_hand(ones) * f_vjp_by_hand(ones), rtol=1e-13)
