@@ -92,6 +92,11 @@ def main() -> None:
              "functrans jit(grad)": (lambda g: lambda: g(u))(ft.jit(ft.grad(seed_z)))},
             n_prims=5, rounds=args.rounds, number=200)
 
+    compare("one primitive: grad(sin) at a scalar (the fixed cost of a call)",
+            {"numpy floor": lambda: np.cos(u),
+             "functrans grad": (lambda g: lambda: g(u))(ft.grad(fnp.sin))},
+            n_prims=1, rounds=args.rounds, number=500)
+
     for n, size in ((1000, 100), (1000, 1), (10_000, 100)):
         x = np.linspace(0.1, 0.9, size)
         grad_chain = ft.grad(lambda x: chain(x, n))

@@ -251,8 +251,36 @@ def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None
                  ) -> tuple[list[Any], PyTreeDef]:
     """Leaves of `tree` in order, and its structure."""
     leaves: list[Any] = []
-    treedef = _flatten(tree, leaves, is_leaf)
+    if is_leaf is None:
+        treedef = _flatten_shallow(tree, leaves, _SHALLOW)
+    else:
+        treedef = _flatten(tree, leaves, is_leaf)
     return leaves, treedef
+
+
+def _flatten_shallow(tree: Any, leaves: list[Any], depth: int) -> PyTreeDef:
+    """`_flatten` without `is_leaf`, recursing: the common shallow tree of tuples,
+    lists and dicts costs one call per container. Below `depth` levels the rest of
+    a subtree goes to the iterative walk, which no recursion limit stops."""
+    cls = type(tree)
+    node = _registry.get(cls)
+    if node is None:
+        if not isinstance(tree, tuple) or (node := _node_type(tree)) is None:
+            leaves.append(tree)
+            return _LEAF
+    if not depth:
+        return _flatten(tree, leaves, None)
+    children, aux = node.flatten(tree)
+    treedefs = []
+    for child in children:
+        if type(child) in _registry or isinstance(child, tuple):
+            treedefs.append(_flatten_shallow(child, leaves, depth - 1))
+        else:  # a leaf, handled inline
+            leaves.append(child)
+            treedefs.append(_LEAF)
+    # namedtuples are not in the registry: their class rides in node_data
+    data = aux if cls in _registry else (cls, aux)
+    return PyTreeDef(cls, data, tuple(treedefs))
 
 
 def _flatten(tree: Any, leaves: list[Any], is_leaf: Callable[[Any], bool] | None) -> PyTreeDef:
@@ -300,14 +328,33 @@ def _container(x: Any, is_leaf: Callable[[Any], bool] | None) -> _NodeType | Non
 def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
     """Rebuild a pytree of structure `treedef` from `leaves`."""
     it = iter(leaves)
-    out = _build(treedef, it, _build_node)
+    if treedef._height < _SHALLOW and treedef.node_type is not None:
+        out = _build_shallow(treedef, it, treedef)
+    else:
+        out = _build(treedef, it, _build_node)
     if next(it, _sentinel) is not _sentinel:
         raise ValueError(f"tree_unflatten: too many leaves for {treedef}")
     return out
 
 
+def _build_shallow(treedef: PyTreeDef, leaves: Iterator[Any], root: PyTreeDef) -> Any:
+    """`_build` with `_build_node`, recursing: for trees below _SHALLOW levels."""
+    children = []
+    for child in treedef.children:
+        if child.node_type is None:
+            leaf = next(leaves, _sentinel)
+            if leaf is _sentinel:
+                raise _too_few_leaves(root)
+            children.append(leaf)
+        else:
+            children.append(_build_shallow(child, leaves, root))
+    return _build_node(treedef, children)
+
+
 def _build_node(treedef: PyTreeDef, children: list[Any]) -> Any:
     node_type = treedef.node_type
+    if node_type is tuple:  # built in, never re-registered
+        return tuple(children)
     node = _registry.get(node_type)
     if node is None:  # namedtuple
         return node_type(*children)

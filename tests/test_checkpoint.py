@@ -80,7 +80,14 @@ def test_fewer_residuals_are_saved():
     nothing = _residual_bytes(checkpointed(), W, X0)
     everything = _residual_bytes(checkpointed(checkpoint_policies.everything_saveable), W, X0)
     assert nothing < plain
-    assert everything == plain
+    # the eager tape recomputes tanh's 1 - y² from y, which a checkpoint that saves
+    # everything keeps; with the linear jaxpr they save the same
+    assert plain <= everything
+    ft.config.update("eager_tape", False)
+    try:
+        assert _residual_bytes(mlp, W, X0) == everything
+    finally:
+        ft.config.update("eager_tape", True)
     # with nothing saved, the residuals are exactly each layer's inputs (weight slice
     # and activation) and the last activation
     assert nothing == 3 * (W[0].nbytes + X0.nbytes) + X0.nbytes

@@ -96,6 +96,17 @@ def test_residuals_that_are_operands_or_outputs_are_not_recomputed() -> None:
     assert sorted(mul_rule.residual_sources) == [0, 1]  # mul its operands
 
 
+def test_arithmetic_of_outputs_is_recomputed_not_kept() -> None:
+    for _ in range(2):
+        ft.grad(lambda x: fnp.sum(fnp.tanh(x) + fnp.sin(x)))(X)
+    tanh_rule = tape._rules[(ew.tanh_p, (), (X.shape, X.dtype, True))]
+    sin_rule = tape._rules[(ew.sin_p, (), (X.shape, X.dtype, True))]
+    assert tanh_rule.residual_sources == [1]  # its output y: 1 - y² is computed backwards
+    assert sin_rule.residual_sources == [2]  # cos(x), computed forwards: not just arithmetic
+    np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(fnp.tanh(x) + fnp.sin(x)))(X),
+                               1 - np.tanh(X) ** 2 + np.cos(X), rtol=1e-13)
+
+
 def test_vjp_of_a_tape_transposes_any_number_of_times() -> None:
     out, f_vjp = ft.vjp(lambda x: fnp.tanh(x) * 2.0, X)
     for scale in (1.0, 2.0, 3.0):

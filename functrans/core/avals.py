@@ -84,14 +84,14 @@ def get_aval(x: Any) -> ShapedArray:
     :func:`functrans.dtypes.python_scalar_dtype`).
     """
     t = type(x)
-    if t is np.ndarray or isinstance(x, np.generic):
+    if t is np.ndarray or t in _numpy_scalar_types:
         return ShapedArray(x.shape, x.dtype)
     if t in _python_scalar_types:  # before the look-up of .aval, which floats lack
         return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=True)
-    aval = getattr(x, "aval", None)
+    aval = getattr(x, "aval", None)  # a tracer
     if aval is not None:
         return aval
-    if isinstance(x, np.ndarray):
+    if isinstance(x, (np.ndarray, np.generic)):
         return ShapedArray(x.shape, x.dtype)
     if _is_other_array(x):  # an array of another library (Dask, CuPy, torch): see backend
         return ShapedArray(tuple(int(d) for d in x.shape), dtypes.library_dtype(x.dtype))
@@ -99,7 +99,10 @@ def get_aval(x: Any) -> ShapedArray:
                     "type: expected a NumPy array, a NumPy scalar or a Python scalar.")
 
 
-_python_scalar_types = (bool, int, float, complex)
+_python_scalar_types = frozenset((bool, int, float, complex))
+#: the NumPy scalar types of the numeric dtypes, for a fast type test (others, such
+#: as np.str_, are found by isinstance)
+_numpy_scalar_types = frozenset(np.dtype(c).type for c in "?bBhHiIlLqQefdgFDG")
 
 
 def _is_other_array(x: Any) -> bool:

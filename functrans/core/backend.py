@@ -309,6 +309,11 @@ class Backend:
         if _has_jaxpr_params(params):
             impl = primitive.impl
             return lambda *operands: impl(*operands, **params)
+        if not avals:  # no operands (iota): a constant, computed by NumPy and moved once
+            value = primitive.impl(**params)
+            moved = [self.from_numpy(v) for v in value] if primitive.multiple_results \
+                else self.from_numpy(value)
+            return lambda: moved
         fn = self.implementation(primitive, avals, out)
         cast = self.cast
         if primitive.multiple_results:

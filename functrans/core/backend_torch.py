@@ -35,6 +35,20 @@ def _logistic(xp: Any, x: Any) -> Any:
     return _torch().sigmoid(x)
 
 
+def _cumulative(name: str) -> Callable[..., Any]:
+    """A cumulative reduction along `axis`, from the end when `reverse`."""
+    def rule(xp: Any, x: Any, *, axis: int, reverse: bool) -> Any:
+        torch = _torch()
+        if reverse:
+            x = torch.flip(x, (axis,))
+        out = getattr(torch, name)(x, axis)
+        if name in ("cummax", "cummin"):  # (values, indices)
+            out = out[0]
+        return torch.flip(out, (axis,)) if reverse else out
+    rule.__name__ = f"torch_{name}"
+    return rule
+
+
 #: primitive name -> rule ``(xp, *operands, **params)``
 RULES: dict[str, Callable[..., Any]] = {
     "erf": _special("erf"),
@@ -48,4 +62,9 @@ RULES: dict[str, Callable[..., Any]] = {
     "bessel_i1e": _special("i1e"),
     "cbrt": _cbrt,
     "logistic": _logistic,
+    "cumsum": _cumulative("cumsum"),
+    "cumprod": _cumulative("cumprod"),
+    "cummax": _cumulative("cummax"),
+    "cummin": _cumulative("cummin"),
+    "cumlogsumexp": _cumulative("logcumsumexp"),
 }

@@ -24,6 +24,7 @@ from functrans.numpy._util import (
     dtype_of,
     promote_dtypes,
     result_type,
+    same_dtype_arrays,
     shape_of,
     size_of,
     static_int,
@@ -31,6 +32,8 @@ from functrans.numpy._util import (
 
 
 def _operands(fname: str, *args: Any) -> list[Array]:
+    if same_dtype_arrays(args):  # the common case: nothing to convert
+        return list(args)
     arrays = [as_array(asarray_arg(a, fname, f"{i}")) for i, a in enumerate(args)]
     first = dtype_of(arrays[0])
     if all(type(a) is np.ndarray and a.dtype == first for a in arrays):

@@ -18,6 +18,7 @@ from functrans.numpy import _ufuncs
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
     Array,
+    array_info,
     as_array,
     asarray_arg,
     broadcast_shapes,
@@ -83,6 +84,10 @@ def _reduce(a: Any, axis: Any, keepdims: bool, fname: str, reducer: Any) -> Arra
 def sum(a: Any, axis: Any = None, dtype: Any = None, out: None = None,  # noqa: A001
         keepdims: bool = False, initial: Any = None, where: Any = None) -> Array:
     """Sum over `axis` (None: all axes; an int or a tuple of ints)."""
+    if dtype is None and where is None and initial is None and out is None:
+        info = array_info(a)
+        if info is not None and info[0].kind in "fc":  # the common case: nothing to convert
+            return _reduce(a, axis, keepdims, "sum", lax.reduce_sum)
     _check_out(out, "sum")
     a = _operand(a, "sum")
     a = cast(a, _accumulator_dtype(dtype_of(a), dtype))

@@ -18,6 +18,7 @@ from functrans.numpy import _indexing
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
     Array,
+    array_info,
     as_array,
     asarray_arg,
     broadcast_shapes,
@@ -43,7 +44,8 @@ from functrans.numpy._util import (
 def _unary_inexact(name: str, lax_name: str, doc: str) -> Any:
     """A one-operand function computed in floating point (ints become float64)."""
     def fn(x: Any) -> Array:
-        if type(x) is np.ndarray and x.dtype.kind in "fc":
+        info = array_info(x)
+        if info is not None and info[0].kind in "fc":  # nothing to convert
             return getattr(lax, lax_name)(x)
         x = asarray_arg(x, name)
         aval = get_aval(x)
@@ -165,6 +167,10 @@ def _static_integer_exponent(y: Any) -> int | None:
 def power(x: Any, y: Any) -> Array:
     """Elementwise ``x ** y``. A concrete integer exponent uses ``integer_pow``
     (exact, and differentiable at x <= 0)."""
+    if type(y) is int:  # the common ``x ** 2`` of a floating array: nothing to convert
+        info = array_info(x)
+        if info is not None and info[0].kind in "fc":
+            return lax.integer_pow(x, y)
     x = asarray_arg(x, "power")
     y = asarray_arg(y, "power")
     n = _static_integer_exponent(y)

@@ -195,11 +195,17 @@ def broadcast_to_shape(x: Array, shape: Shape) -> Array:
     if x_shape == shape:
         return x
     if isinstance(x, Tracer) or foreign_backend(x) is not None:
-        dims = tuple(range(len(shape) - len(x_shape), len(shape)))
-        return lax.broadcast_in_dim(x, shape, dims)
+        return lax.broadcast_in_dim(x, shape, _trailing_dims(len(x_shape), len(shape)))
     if len(x_shape) == 0:
         return constant(x, shape, np.asarray(x).dtype)
     return np.broadcast_to(x, shape)
+
+
+@functools.lru_cache(maxsize=256)
+def _trailing_dims(ndim: int, out_ndim: int) -> tuple[int, ...]:
+    """The last `ndim` of `out_ndim` dimensions: where NumPy broadcasting puts an
+    operand's axes."""
+    return tuple(range(out_ndim - ndim, out_ndim))
 
 
 _SMALL = 4096  # below this many elements a filled array is cheaper than a broadcast view
@@ -229,7 +235,7 @@ def promote_dtypes(*args: Array) -> list[Array]:
 def promote_args(fname: str, *args: Any) -> list[Array]:
     """Arguments converted to one dtype (NEP 50) and broadcast to one shape."""
     if len(args) == 2:
-        fast = _promote_pair_fast(args[0], args[1], False)
+        fast = _promote_pair_fast(fname, args[0], args[1], False)
         if fast is not None:
             return fast
     args = tuple(asarray_arg(a, fname, f"{i}") for i, a in enumerate(args))
@@ -239,14 +245,14 @@ def promote_args(fname: str, *args: Any) -> list[Array]:
 def promote_args_inexact(fname: str, *args: Any) -> list[Array]:
     """Like promote_args, with integer/bool results promoted to float64."""
     if len(args) == 2:
-        fast = _promote_pair_fast(args[0], args[1], True)
+        fast = _promote_pair_fast(fname, args[0], args[1], True)
         if fast is not None:
             return fast
     args = tuple(asarray_arg(a, fname, f"{i}") for i, a in enumerate(args))
     return _promote(fname, args, to_inexact_dtype)
 
 
-def _array_info(x: Any) -> tuple[np.dtype, Shape, bool] | None:
+def array_info(x: Any) -> tuple[np.dtype, Shape, bool] | None:
     """(dtype, shape, weak) of an array or tracer; None for anything else."""
     if type(x) is np.ndarray:
         return x.dtype, x.shape, False
@@ -257,27 +263,77 @@ def _array_info(x: Any) -> tuple[np.dtype, Shape, bool] | None:
 
 
 _float_scalar_types = (int, float)
+_array_kinds = "biufc"
+#: the dtypes two weakly-typed values of one dtype keep (those of Python scalars);
+#: a weakly-typed value with a strongly-typed one of its dtype keeps that dtype
+_weak_dtypes = frozenset(np.result_type(s, s) for s in (False, 0, 0.0, 0j))
 
 
-def _promote_pair_fast(x: Any, y: Any, inexact: bool) -> list[Array] | None:
+def _promote_pair_fast(fname: str, x: Any, y: Any, inexact: bool) -> list[Array] | None:
     """The common cases without the general machinery: two arrays of one
-    dtype and shape, or a floating array with a Python int/float."""
-    x_info = _array_info(x)
+    dtype (broadcast to one shape), or a strongly-typed floating array with a
+    Python int/float.
+    None: the general path decides (other dtypes, weak types, errors)."""
+    x_info = array_info(x)
     if x_info is not None:
-        y_info = _array_info(y)
+        y_info = array_info(y)
         if y_info is not None:
-            if x_info[0] == y_info[0] and x_info[1] == y_info[1] and not x_info[2] \
-                    and not y_info[2] and (not inexact or x_info[0].kind in "fc"):
+            dtype = x_info[0]
+            if dtype != y_info[0] or (inexact and dtype.kind not in "fc"):
+                return None
+            if x_info[2] and y_info[2] and dtype not in _weak_dtypes:
+                return None  # two weak float32s promote to a weak float64
+            x_shape, y_shape = x_info[1], y_info[1]
+            if x_shape == y_shape:
                 return [x, y]
-            return None
+            if dtype.kind not in _array_kinds:
+                return None
+            shape = _broadcast_pair(fname, x_shape, y_shape)
+            return [broadcast_to_shape(x, shape), broadcast_to_shape(y, shape)]
         if type(y) in _float_scalar_types and x_info[0].kind == "f" and not x_info[2]:
-            return [x, constant(y, x_info[1], x_info[0])]
+            return [x, _float_constant(y, x_info[1], x_info[0])]
         return None
     if type(x) in _float_scalar_types:
-        y_info = _array_info(y)
+        y_info = array_info(y)
         if y_info is not None and y_info[0].kind == "f" and not y_info[2]:
-            return [constant(x, y_info[1], y_info[0]), y]
+            return [_float_constant(x, y_info[1], y_info[0]), y]
     return None
+
+
+#: (shape, shape) -> their broadcast: few distinct pairs recur in a program
+_broadcast_pairs: dict[tuple[Shape, Shape], Shape] = {}
+
+
+def _broadcast_pair(fname: str, x_shape: Shape, y_shape: Shape) -> Shape:
+    """`broadcast_shapes` of two array shapes, remembered."""
+    key = (x_shape, y_shape)
+    shape = _broadcast_pairs.get(key)
+    if shape is None:
+        shape = broadcast_shapes(fname, x_shape, y_shape)  # (raises if incompatible)
+        if len(_broadcast_pairs) >= 1024:
+            _broadcast_pairs.clear()
+        _broadcast_pairs[key] = shape
+    return shape
+
+
+def _float_constant(value: int | float, shape: Shape, dtype: np.dtype) -> Array:
+    """`constant` of a Python int/float in a floating `dtype`; a 0-d one built
+    directly (what ``np.full((), value, dtype)`` gives for these values)."""
+    return constant(value, shape, dtype) if shape else np.array(value, dtype)
+
+
+def same_dtype_arrays(args: Sequence[Any]) -> bool:
+    """Whether `args` are NumPy arrays or tracers of one numeric dtype, none of
+    them weakly typed: promotion leaves such arguments as they are."""
+    first = array_info(args[0])
+    if first is None or first[2] or first[0].kind not in _array_kinds:
+        return False
+    dtype = first[0]
+    for a in args[1:]:
+        info = array_info(a)
+        if info is None or info[2] or info[0] != dtype:
+            return False
+    return True
 
 
 def _promote(fname: str, args: tuple[Array, ...], adjust: Any) -> list[Array]:

@@ -128,15 +128,25 @@ def defbilinear(prim: Primitive, lhs_transpose: Callable[..., Any],
 
 def move_bdim(x: Any, src: int | None, dst: int, size: int) -> Any:
     """Move the batch axis of `x` from `src` to `dst`, broadcasting if unbatched."""
-    structural = primitives.structural
-    if src is None:
-        shape = list(get_aval(x).shape)
-        shape.insert(dst, size)
-        dims = tuple(i for i in range(len(shape)) if i != dst)
-        return structural.broadcast_in_dim(x, tuple(shape), dims)
     if src == dst:
         return x
-    return structural.moveaxis(x, src, dst)
+    structural = primitives.structural
+    shape = get_aval(x).shape
+    if src is None:
+        if 0 <= dst <= len(shape):  # bound directly: this runs once per batched primitive
+            return structural.broadcast_in_dim_p.bind(
+                x, shape=shape[:dst] + (int(size),) + shape[dst:],
+                broadcast_dimensions=tuple(range(dst)) + tuple(range(dst + 1, len(shape) + 1)))
+        out_shape = list(shape)
+        out_shape.insert(dst, size)
+        dims = tuple(i for i in range(len(out_shape)) if i != dst)
+        return structural.broadcast_in_dim(x, tuple(out_shape), dims)
+    if 0 <= src < len(shape) and 0 <= dst < len(shape):
+        permutation = list(range(len(shape)))
+        del permutation[src]
+        permutation.insert(dst, src)
+        return structural.transpose_p.bind(x, permutation=tuple(permutation))
+    return structural.moveaxis(x, src, dst)  # negative axes, or the error naming them
 
 
 def bdim_at_front(x: Any, src: int | None, size: int) -> Any:
@@ -156,10 +166,18 @@ def defbroadcasting(prim: Primitive) -> None:
     """Batching rule of an n-operand elementwise primitive whose operands have
     equal shapes: align the batch axes (broadcasting the unbatched operands)."""
     def batch(args, dims, **params):
-        batched = [d for d in dims if d is not None]
-        if len(batched) == len(dims) and all(d == batched[0] for d in batched):
-            return prim.bind(*args, **params), batched[0]
-        size = next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
-        return prim.bind(*[bdim_at_front(x, d, size) for x, d in zip(args, dims)],
-                         **params), 0
+        dim = size = None
+        aligned = True  # every batched operand has its batch axis at `dim`
+        for x, d in zip(args, dims):
+            if d is not None:
+                if dim is None:
+                    dim, size = d, get_aval(x).shape[d]
+                elif d != dim:
+                    aligned = False
+        if not aligned:
+            dim = 0
+        # the unbatched operands are broadcast with their batch axis where the others
+        # have theirs, so nothing batched moves (the common case: all at the same axis)
+        return prim.bind(*[move_bdim(x, d, dim, size) for x, d in zip(args, dims)],
+                         **params), dim
     prim.batch = batch

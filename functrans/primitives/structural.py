@@ -150,10 +150,9 @@ broadcast_in_dim_p.batch = _broadcast_in_dim_batch
 def broadcast_in_dim(x: Any, shape: Sequence[int], broadcast_dimensions: Sequence[int]) -> Any:
     """Broadcast `x` to `shape`; operand dimension i becomes dimension
     ``broadcast_dimensions[i]`` of the result (as ``lax.broadcast_in_dim``)."""
-    shape = tuple(int(s) for s in shape)
-    broadcast_dimensions = tuple(int(b) for b in broadcast_dimensions)
-    aval = get_aval(x)
-    if aval.shape == shape and broadcast_dimensions == tuple(range(len(shape))):
+    shape = tuple(map(int, shape))
+    broadcast_dimensions = tuple(map(int, broadcast_dimensions))
+    if get_aval(x).shape == shape and broadcast_dimensions == tuple(range(len(shape))):
         return x
     return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=broadcast_dimensions)
 

@@ -63,8 +63,11 @@ def outputs(xs: Iterable[Any], inputs: Sequence[Any] = ()) -> list[Any]:
     and copied where one would share memory with one of `inputs` or with an earlier
     result (the identity function's result, the same cotangent handed to two
     arguments). Modifying a result in place then never changes anything else."""
+    results = [to_output(x) for x in xs]
+    if not any(type(x) is np.ndarray for x in results):  # scalars: nothing to share
+        return results
     taken = _Buffers(inputs)
-    return [taken.own(to_output(x)) for x in xs]
+    return [taken.own(x) for x in results]
 
 
 class _Buffers:

@@ -140,7 +140,7 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         flat_fun = FlatFun(f_partial, in_tree, name)
         out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
         aval = _check_scalar_output(out_primals, out_tree, name, holomorphic)
-        cts = linear.transpose([np.ones((), aval.dtype)], consume=True)
+        cts = linear.transpose([_unit_cotangent(aval.dtype)], consume=True)
         value, *flat_grads = outputs([out_primals[0]] + [_instantiate_like(ct, a)
                                                          for ct, a in zip(cts, in_avals)], flat)
         grads, _ = unflatten_args(in_tree, flat_grads)
@@ -150,6 +150,19 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
     value_and_grad_f.__name__ = f"value_and_grad({name})"
     value_and_grad_f.__wrapped__ = fun  # type: ignore[attr-defined]
     return value_and_grad_f
+
+
+_unit_cotangents: dict[np.dtype, np.ndarray] = {}
+
+
+def _unit_cotangent(dtype: np.dtype) -> np.ndarray:
+    """The cotangent 1 of a scalar output, one read-only array per dtype (the backward
+    pass never writes into its inputs; read-only makes sure of it)."""
+    one = _unit_cotangents.get(dtype)
+    if one is None:
+        one = _unit_cotangents[dtype] = np.ones((), dtype)
+        one.flags.writeable = False
+    return one
 
 
 def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,

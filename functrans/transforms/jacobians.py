@@ -34,7 +34,9 @@ def _std_basis(tree: Any) -> Any:
     eye = np.eye(total, dtype=dtype)
     out, start = [], 0
     for a, n in zip(avals, sizes):
-        out.append(eye[:, start:start + n].reshape((total,) + a.shape).astype(a.dtype))
+        # one leaf: the identity itself, reshaped (a view); several: column blocks
+        out.append(eye[:, start:start + n].reshape((total,) + a.shape).astype(a.dtype,
+                                                                             copy=False))
         start += n
     return tree_unflatten(treedef, out)
 
@@ -96,13 +98,19 @@ def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
             return jvp(f1, (x,), (tangent,))[1]
 
         basis = _std_basis(x)
-        if has_aux:
-            jac_t, aux = vmap(push, out_axes=(-1, None))(basis)
+        if _one_element(x):  # one basis vector: a single jvp, no vmap over it
+            pushed = push(tree_map(_only_row, basis))
+            jac_t, aux = pushed if has_aux else (pushed, None)
+            unstack = _column_of_single_input
         else:
-            jac_t = vmap(push, out_axes=-1)(basis)
+            if has_aux:
+                jac_t, aux = vmap(push, out_axes=(-1, None))(basis)
+            else:
+                jac_t = vmap(push, out_axes=-1)(basis)
+            unstack = _unstack_last
         if holomorphic:  # real outputs of complex inputs cannot be holomorphic
             _check_holomorphic(jac_t, name, "jacfwd", holomorphic, "outputs")
-        jac_tree = tree_map(to_output, tree_map(lambda leaf: _unstack_last(leaf, x), jac_t))
+        jac_tree = tree_map(to_output, tree_map(lambda leaf: unstack(leaf, x), jac_t))
         return (jac_tree, aux) if has_aux else jac_tree
 
     jac.__name__ = f"jacfwd({name})"
@@ -113,6 +121,9 @@ def _unstack_last(leaf: Any, x: Any) -> Any:
     """Split the last axis (total input size) of a Jacobian leaf per input leaf."""
     in_leaves, in_treedef = tree_flatten(x)
     out_shape = get_aval(leaf).shape[:-1]
+    if len(in_leaves) == 1:  # the last axis is all this input's: nothing to slice
+        return tree_unflatten(in_treedef, [structural.reshape(
+            leaf, out_shape + get_aval(in_leaves[0]).shape)])
     parts, start = [], 0
     for xi in in_leaves:
         shape = get_aval(xi).shape
@@ -123,10 +134,41 @@ def _unstack_last(leaf: Any, x: Any) -> Any:
     return tree_unflatten(in_treedef, parts)
 
 
+def _one_element(tree: Any) -> bool:
+    """Whether `tree` is one leaf of one element (a scalar, say): its standard basis
+    is a single vector, so the Jacobian needs one jvp or vjp and no vmap over it."""
+    leaves = tree_flatten(tree)[0]
+    return len(leaves) == 1 and get_aval(leaves[0]).size == 1
+
+
+def _only_row(basis_leaf: np.ndarray) -> np.ndarray:
+    """The one vector of a one-element basis (what vmap would hand its function)."""
+    return basis_leaf[0]
+
+
+def _column_of_single_input(leaf: Any, x: Any) -> Any:
+    """`_unstack_last` for a one-element input `x`: the tangent `leaf` (one output
+    leaf's shape) is the Jacobian's only column, shaped ``out_shape + in_shape``."""
+    x_leaf, in_treedef = tree_flatten(x)
+    shape = get_aval(leaf).shape + get_aval(x_leaf[0]).shape
+    return tree_unflatten(in_treedef, [structural.reshape(leaf, shape)])
+
+
+def _row_of_single_output(leaf: Any, out: Any) -> Any:
+    """`_unstack_first` for a one-element output `out`: the cotangent `leaf` (one
+    input leaf's shape) is the Jacobian's only row, shaped ``out_shape + in_shape``."""
+    out_leaf, out_treedef = tree_flatten(out)
+    shape = get_aval(out_leaf[0]).shape + get_aval(leaf).shape
+    return tree_unflatten(out_treedef, [structural.reshape(leaf, shape)])
+
+
 def _unstack_first(leaf: Any, out: Any) -> Any:
     """Split the first axis (total output size) of a cotangent leaf per output leaf."""
     out_leaves, out_treedef = tree_flatten(out)
     in_shape = get_aval(leaf).shape[1:]
+    if len(out_leaves) == 1:  # the first axis is all this output's: nothing to slice
+        return tree_unflatten(out_treedef, [structural.reshape(
+            leaf, get_aval(out_leaves[0]).shape + in_shape)])
     parts, start = [], 0
     for o in out_leaves:
         shape = get_aval(o).shape
@@ -158,8 +200,13 @@ def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         else:
             out, f_vjp = vjp(f1, x)
         _check_holomorphic(out, name, "jacrev", holomorphic, "outputs")
-        cts = vmap(lambda ct: f_vjp(ct)[0])(_std_basis(out))
-        per_out = tree_map(lambda leaf: _unstack_first(leaf, out), cts)
+        basis = _std_basis(out)
+        if _one_element(out):  # a scalar function: one pullback, no vmap over the basis
+            cts = f_vjp(tree_map(_only_row, basis))[0]
+            per_out = tree_map(lambda leaf: _row_of_single_output(leaf, out), cts)
+        else:
+            cts = vmap(lambda ct: f_vjp(ct)[0])(basis)
+            per_out = tree_map(lambda leaf: _unstack_first(leaf, out), cts)
         jac_tree = tree_map(to_output, tree_transpose(tree_structure(x), tree_structure(out),
                                                       per_out))
         return (jac_tree, aux) if has_aux else jac_tree

@@ -31,16 +31,20 @@ from functrans.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 
 class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+    __slots__ = ("primal", "tangent", "_aval")
 
     def __init__(self, trace: JVPTrace, primal: Any, tangent: Any):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
+        self._aval = None
 
     @property
     def aval(self) -> ShapedArray:
-        return get_aval(self.primal)
+        aval = self._aval
+        if aval is None:  # computed once: rules ask for it several times per primitive
+            aval = self._aval = get_aval(self.primal)
+        return aval
 
     def to_concrete(self, context: str) -> Any:
         p = self.primal

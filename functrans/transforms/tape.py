@@ -41,6 +41,7 @@ from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, Jaxpr, Var, dce_jaxpr, eval_jaxpr
 from functrans.core.trace import Trace, Tracer, check_alive
 from functrans.core.zeros import UndefinedPrimal, Zero
+from functrans.primitives import elementwise as ew
 from functrans.primitives.tangent_space import add_any_p
 from functrans.transforms.linearize import LinearFunction, linearize_flat
 from functrans.transforms.staging import trace_to_jaxpr
@@ -247,12 +248,14 @@ class _DerivedRule:
         self.traced_outputs = [(k, a, (a.shape, a.dtype, True))
                                for k, (a, nz) in enumerate(zip(out_avals, linear.out_nonzero))
                                if nz]
-        self.residual_sources, jaxpr = _residual_sources(forward.jaxpr, self.num_outs)
+        forward_jaxpr, self.recompute = _save_less(forward, self.num_outs)
+        self.residual_sources, jaxpr = _residual_sources(forward_jaxpr, self.num_outs)
         self._forward = _Compiled(ClosedJaxpr(jaxpr, forward.consts), self.name + "_fwd")
         n_in = len(avals)
         self.residuals_follow_outputs = self.residual_sources == list(
             range(n_in + self.num_outs, n_in + self.num_outs + len(self.residual_sources)))
-        self.residual_avals = [v.aval for v in linear.jaxpr.jaxpr.constvars]
+        self.residual_avals = [v.aval for v in forward_jaxpr.outvars[self.num_outs:]]
+        linear.jaxpr.consts = []  # tracers of the finished derivation: only their avals count
         self._backward: dict[tuple[bool, ...], _Backward] = {}
         self._backward_one: _Backward | None = None
 
@@ -272,18 +275,72 @@ class _DerivedRule:
         present = tuple(ct is not None for ct in cotangents)
         fn = self._backward.get(present)
         if fn is None:
-            fn = self._backward[present] = _Backward(self.linear, self.residual_avals,
-                                                     present, self.name)
+            fn = self._backward[present] = _Backward(self, present)
         return fn(residuals, [ct for ct in cotangents if ct is not None], traced)
 
     def backward_one(self, residuals: tuple, cotangent: Any) -> list[Any]:
         """`backward` of a one-output primitive: the common case, kept short."""
         fn = self._backward_one
         if fn is None:
-            fn = self._backward_one = self._backward[(True,)] = _Backward(
-                self.linear, self.residual_avals, (True,), self.name)
+            fn = self._backward_one = self._backward[(True,)] = _Backward(self, (True,))
         cts = fn.fn.fn(*residuals, cotangent)
         return cts if fn.all_nonzero else fn.spread(cts)
+
+
+#: arithmetic cheap enough to redo in the backward function rather than keep an array
+_CHEAP = frozenset({ew.add_p, ew.sub_p, ew.mul_p, ew.neg_p, ew.square_p})
+
+
+def _save_less(closed: ClosedJaxpr, num_outs: int) -> tuple[Jaxpr, ClosedJaxpr | None]:
+    """Keep a primitive's outputs instead of residuals computed from them by cheap
+    arithmetic.
+
+    ``tanh``'s derivative is ``1 - y²`` of its output y, ``logistic``'s ``y (1 - y)``:
+    the backward function recomputes such a residual from the output, which the tape
+    usually holds anyway (the next primitive's operand), so the forward pass does no
+    work for the backward one and the tape keeps no array of its own. Returns the
+    forward jaxpr saving the new residuals, and the jaxpr computing the linear part's
+    residuals from them (None: nothing moved)."""
+    jaxpr = closed.jaxpr
+    const_values = dict(zip(jaxpr.constvars, closed.consts))
+    outputs = {v for v in jaxpr.outvars[:num_outs] if type(v) is Var}
+    producer = {v: eqn for eqn in jaxpr.eqns for v in eqn.outvars}
+
+    def chain(v: Any, found: list[Any], depth: int = 0) -> bool:
+        """Whether `v` is cheap arithmetic of outputs and constants (its equations
+        appended to `found`)."""
+        if type(v) is not Var or v in outputs or v in const_values:
+            return True
+        eqn = producer.get(v)
+        if (eqn is None or depth > 4 or eqn.primitive not in _CHEAP
+                or any(type(a) is Var and a.aval.shape != v.aval.shape for a in eqn.invars)
+                or not all(chain(a, found, depth + 1) for a in eqn.invars)):
+            return False
+        found.append(eqn)
+        return True
+
+    residuals = jaxpr.outvars[num_outs:]
+    saved: dict[Any, None] = {}
+    moved: set[int] = set()
+    for r in residuals:
+        found: list[Any] = []
+        if type(r) is Var and r in producer and r not in outputs and chain(r, found):
+            moved.update(id(eqn) for eqn in found)
+        elif type(r) is Var:  # an operand, an output, a constant, or worth its memory
+            saved[r] = None
+    if not moved:
+        return jaxpr, None
+    eqns = [eqn for eqn in jaxpr.eqns if id(eqn) in moved]
+    for eqn in eqns:  # the outputs the moved equations read: saved instead
+        for a in eqn.invars:
+            if type(a) is Var and a in outputs:
+                saved[a] = None
+    forward = Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars[:num_outs] + list(saved),
+                    jaxpr.eqns)
+    constvars = list({a: None for eqn in eqns for a in eqn.invars
+                      if type(a) is Var and a in const_values})
+    return forward, ClosedJaxpr(Jaxpr(constvars, list(saved), residuals, eqns),
+                                [const_values[v] for v in constvars])
 
 
 def _residual_sources(jaxpr: Jaxpr, num_outs: int) -> tuple[list[int], Jaxpr]:
@@ -315,8 +372,9 @@ class _Backward:
 
     __slots__ = ("fn", "nonzero", "all_nonzero")
 
-    def __init__(self, linear: LinearFunction, residual_avals: list[ShapedArray],
-                 present: tuple[bool, ...], name: str):
+    def __init__(self, rule: _DerivedRule, present: tuple[bool, ...]):
+        linear, recompute, name = rule.linear, rule.recompute, rule.name
+        residual_avals = rule.residual_avals
         ct_avals = [a for a, nz in zip(linear.out_avals, linear.out_nonzero) if nz]
         nonzero: list[bool] = []
         n_res = len(residual_avals)
@@ -324,7 +382,10 @@ class _Backward:
         def transposed(*args: Any) -> list[Any]:
             cts = iter(args[n_res:])
             cts_out = [next(cts) if p else Zero(a) for a, p in zip(ct_avals, present)]
-            cts_in = backward_pass(linear.jaxpr.jaxpr, list(args[:n_res]),
+            residuals = list(args[:n_res])
+            if recompute is not None:
+                residuals = eval_jaxpr(recompute.jaxpr, recompute.consts, *residuals)
+            cts_in = backward_pass(linear.jaxpr.jaxpr, residuals,
                                    [UndefinedPrimal(a) for a in linear.in_avals], cts_out,
                                    all_linear=True)
             nonzero.extend(type(ct) is not Zero for ct in cts_in)
@@ -481,9 +542,8 @@ def record(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
     in_tracers = [TapeTracer(trace, p, i, _operand_key(p, True), a) if nz else p
                   for i, (p, a, nz) in enumerate(zip(primals, in_avals, in_nonzero))]
     token = core_trace.set_current_trace(trace)
-    try:
-        with core_trace.gc_paused():
-            outs = quietly(f, in_tracers)
+    try:  # no gc_paused: a tape is a flat list, which full collections walk in linear
+        outs = quietly(f, in_tracers)  # total time (measured up to 20,000 entries)
     finally:
         core_trace.reset_current_trace(token)
         trace.alive = False

@@ -43,18 +43,22 @@ from functrans.tree_util import PyTreeDef, _node_type, tree_flatten, tree_unflat
 class BatchTracer(Tracer):
     """A batch of values stacked along axis `bdim` of `val`."""
 
-    __slots__ = ("val", "bdim")
+    __slots__ = ("val", "bdim", "_aval")
 
     def __init__(self, trace: BatchTrace, val: Any, bdim: int):
         self._trace = trace
         self.val = val
         self.bdim = bdim
+        self._aval = None
 
     @property
     def aval(self) -> ShapedArray:
-        aval = get_aval(self.val)
-        shape = aval.shape[:self.bdim] + aval.shape[self.bdim + 1:]
-        return ShapedArray(shape, aval.dtype)
+        aval = self._aval
+        if aval is None:  # computed once: rules ask for it several times per primitive
+            val_aval = get_aval(self.val)
+            shape = val_aval.shape[:self.bdim] + val_aval.shape[self.bdim + 1:]
+            aval = self._aval = ShapedArray(shape, val_aval.dtype)
+        return aval
 
     def _trace_context(self) -> str:
         return ("The value is batched by vmap: it holds a different value per batch "
@@ -85,10 +89,14 @@ class BatchTrace(Trace):
         vals, dims = [], []
         batched = False
         for x in args:
-            v, d = self.to_val_dim(x)
-            vals.append(v)
-            dims.append(d)
-            batched = batched or d is not None
+            if type(x) is BatchTracer and x._trace is self:  # to_val_dim, inlined
+                vals.append(x.val)
+                dims.append(x.bdim)
+                batched = True
+            else:
+                v, d = self.to_val_dim(x)
+                vals.append(v)
+                dims.append(d)
         name = self.axis_name
         if name is not None:
             axis_rule = collective_rules.get(primitive)
