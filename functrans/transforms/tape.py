@@ -66,22 +66,15 @@ class TapeTracer(Tracer):
     """A concrete value the tape differentiates; `index` names it on the tape and
     `key` describes it in the signatures of the primitives applied to it."""
 
-    __slots__ = ("primal", "index", "key", "_aval")
+    __slots__ = ("primal", "index", "key", "aval")
 
     def __init__(self, trace: TapeTrace, primal: Any, index: int, key: Any,
-                 aval: ShapedArray | None = None):
+                 aval: ShapedArray):
         self._trace = trace
         self.primal = primal
         self.index = index
         self.key = key
-        self._aval = aval
-
-    @property
-    def aval(self) -> ShapedArray:
-        aval = self._aval
-        if aval is None:
-            aval = self._aval = get_aval(self.primal)
-        return aval
+        self.aval = aval
 
     def to_concrete(self, context: str) -> Any:
         return self.primal
@@ -433,7 +426,7 @@ class _ConcreteRule:
             outs, linear = linearize_flat(apply, [x for x, t in zip(operands, traced) if t])
         finally:
             core_trace.reset_current_trace(token)
-        self.traced_outputs = [(k, None, _operand_key(outs[k], True))
+        self.traced_outputs = [(k, get_aval(outs[k]), _operand_key(outs[k], True))
                                for k, nz in enumerate(linear.out_nonzero) if nz]
         return outs, (linear,)
 
