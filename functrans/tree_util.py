@@ -270,7 +270,10 @@ def _flatten_shallow(tree: Any, leaves: list[Any], depth: int) -> PyTreeDef:
             return _LEAF
     if not depth:
         return _flatten(tree, leaves, None)
-    children, aux = node.flatten(tree)
+    if cls is tuple or cls is list:  # built in, never re-registered
+        children, aux = tree, None
+    else:
+        children, aux = node.flatten(tree)
     treedefs = []
     for child in children:
         if type(child) in _registry or isinstance(child, tuple):

@@ -19,24 +19,12 @@ import pytest
 import functrans as ft
 import functrans.numpy as fnp
 from functrans import lax
-from functrans.config import config
 from functrans.core import backend as backend_module
 from functrans.core.backend import BackendError, backend_of
 
 da = pytest.importorskip("dask.array")
 torch = pytest.importorskip("torch")
 pytest.importorskip("array_api_compat")
-
-
-@pytest.fixture(autouse=True)
-def general_reverse_mode():
-    """Reverse mode on the general linearize path: the eager tape compiles NumPy code
-    per primitive and takes NumPy arrays only (tape.applies does not yet check for
-    another library's arrays)."""
-    previous = config.eager_tape
-    config.update("eager_tape", False)
-    yield
-    config.update("eager_tape", previous)
 
 
 def _dask(x: np.ndarray, chunk: int = 2) -> Any:

@@ -86,7 +86,7 @@ def matmul(a: Any, b: Any) -> Array:
     if na == 1 or nb <= 2:
         # no batch axes on one side: a plain contraction gives NumPy's layout
         # directly (a's leading axes, then b's free axes)
-        return _dot_general(a, b, ((na - 1,), (rc,)))
+        return lax.dot_general(a, b, (((na - 1,), (rc,)), ((), ())))
     if na == 2:
         out = _dot_general(a, b, ((1,), (nb - 2,)))  # (n, *batch_b, m)
         return lax.transpose(out, tuple(range(1, nb - 1)) + (0, nb - 1))

@@ -299,15 +299,15 @@ def dot_general(lhs: Any, rhs: Any, dimension_numbers: Any, precision: Any = Non
     of `lhs`, then those of `rhs`. Operands must have equal dtypes; the result has
     that dtype, or `preferred_element_type` (a wider type to accumulate in).
     """
-    lhs_aval, rhs_aval = get_aval(lhs), get_aval(rhs)
-    dims = _canonical_dimension_numbers(dimension_numbers, lhs_aval.ndim, rhs_aval.ndim)
+    dims = _canonical_dimension_numbers(dimension_numbers, len(get_aval(lhs).shape),
+                                        len(get_aval(rhs).shape))
     preferred = None if preferred_element_type is None else np.dtype(preferred_element_type)
     if preferred is not None and not (dtypes.is_float(preferred) or preferred.kind in "biu"):
         raise TypeError(f"dot_general: preferred_element_type must be a numeric dtype, got "
                         f"{preferred}")
-    params = dict(dimension_numbers=dims, precision=_canonical_precision(precision),
-                  preferred_element_type=preferred)
-    return dot_general_p.bind(lhs, rhs, **params)
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=dims,
+                              precision=_canonical_precision(precision),
+                              preferred_element_type=preferred)
 
 
 def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any = None) -> Any:

@@ -12,6 +12,7 @@ from functrans import dtypes
 from functrans.compile.passes import inline_calls
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.backend import foreign_backend, is_numpy_value
 from functrans.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, eval_jaxpr
 from functrans.core.zeros import UndefinedPrimal, Zero
 from functrans.primitives import elementwise, indexing
@@ -38,11 +39,14 @@ class VJPFunction:
     """The function ``ct -> cotangents of the primals`` returned by ``vjp``."""
 
     def __init__(self, linear: LinearFunction, in_tree: PyTreeDef, out_tree: PyTreeDef,
-                 primal_avals: list[ShapedArray], out_avals: list[ShapedArray], name: str):
+                 primal_avals: list[ShapedArray], out_avals: list[ShapedArray], name: str,
+                 backends: list[Any] | None = None):
         self.linear = linear
         self.in_tree = in_tree
         self.out_tree = out_tree
         self.primal_avals = primal_avals
+        #: per primal: the array library of a non-NumPy one (its zero cotangents too)
+        self.backends = backends or [None] * len(primal_avals)
         self.out_avals = out_avals
         self.name = name
 
@@ -54,7 +58,8 @@ class VJPFunction:
         cts = [_check_cotangent(ct, a, f"vjp of {self.name}", i)
                for i, (ct, a) in enumerate(zip(flat_ct, self.out_avals))]
         cts_in = self.linear.transpose(cts)
-        out = [_instantiate_like(ct, a) for ct, a in zip(cts_in, self.primal_avals)]
+        out = [_instantiate_like(ct, a, b)
+               for ct, a, b in zip(cts_in, self.primal_avals, self.backends)]
         args, _ = unflatten_args(self.in_tree, outputs(out, flat_ct))
         return args
 
@@ -85,10 +90,21 @@ def _check_cotangent(ct: Any, primal_aval: ShapedArray, fname: str, i: int) -> A
     return ct
 
 
-def _instantiate_like(ct: Any, primal_aval: ShapedArray) -> Any:
-    if type(ct) is Zero:
-        return instantiate_zeros(Zero(primal_aval.to_tangent_aval()))
-    return ct
+def _instantiate_like(ct: Any, primal_aval: ShapedArray, backend: Any = None) -> Any:
+    """`ct` as an array: zeros for a symbolic Zero, in the primal's array library."""
+    if type(ct) is not Zero:
+        return ct
+    zeros = instantiate_zeros(Zero(primal_aval.to_tangent_aval()))
+    if backend is None or zeros.dtype == dtypes.float0:
+        return zeros
+    return backend.from_numpy(zeros)
+
+
+def _backends(flat: list[Any]) -> list[Any] | None:
+    """The array library of each non-NumPy value of `flat`; None when all are NumPy."""
+    if all(is_numpy_value(x) for x in flat):
+        return None
+    return [foreign_backend(x) for x in flat]
 
 
 def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
@@ -99,7 +115,7 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
     flat_fun = FlatFun(aux_fun(fun, has_aux), in_tree, name)
     out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
     f_vjp = VJPFunction(linear, in_tree, out_tree, [get_aval(p) for p in flat],
-                        [get_aval(p) for p in out_primals], name)
+                        [get_aval(p) for p in out_primals], name, _backends(flat))
     out = tree_unflatten(out_tree, outputs(out_primals, flat))
     return (out, f_vjp, aux) if has_aux else (out, f_vjp)
 
@@ -141,8 +157,9 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
         aval = _check_scalar_output(out_primals, out_tree, name, holomorphic)
         cts = linear.transpose([_unit_cotangent(aval.dtype)], consume=True)
-        value, *flat_grads = outputs([out_primals[0]] + [_instantiate_like(ct, a)
-                                                         for ct, a in zip(cts, in_avals)], flat)
+        backends = _backends(flat) or [None] * len(flat)
+        value, *flat_grads = outputs([out_primals[0]] + [
+            _instantiate_like(ct, a, b) for ct, a, b in zip(cts, in_avals, backends)], flat)
         grads, _ = unflatten_args(in_tree, flat_grads)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         return ((value, aux), g) if has_aux else (value, g)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,15 +29,16 @@ def _std_basis(tree: Any) -> Any:
     size): stacked, they form the identity."""
     leaves, treedef = tree_flatten(tree)
     avals = [get_aval(x) for x in leaves]
-    sizes = [a.size for a in avals]
+    sizes = [math.prod(a.shape) for a in avals]
     total = sum(sizes)
+    if len(avals) == 1:  # the common case: the identity itself, reshaped (a view)
+        eye = np.eye(total, dtype=avals[0].dtype)
+        return tree_unflatten(treedef, [eye.reshape((total,) + avals[0].shape)])
     dtype = np.result_type(*[a.dtype for a in avals]) if avals else np.float64
     eye = np.eye(total, dtype=dtype)
     out, start = [], 0
     for a, n in zip(avals, sizes):
-        # one leaf: the identity itself, reshaped (a view); several: column blocks
-        out.append(eye[:, start:start + n].reshape((total,) + a.shape).astype(a.dtype,
-                                                                             copy=False))
+        out.append(eye[:, start:start + n].reshape((total,) + a.shape).astype(a.dtype))
         start += n
     return tree_unflatten(treedef, out)
 
@@ -138,7 +140,7 @@ def _one_element(tree: Any) -> bool:
     """Whether `tree` is one leaf of one element (a scalar, say): its standard basis
     is a single vector, so the Jacobian needs one jvp or vjp and no vmap over it."""
     leaves = tree_flatten(tree)[0]
-    return len(leaves) == 1 and get_aval(leaves[0]).size == 1
+    return len(leaves) == 1 and math.prod(get_aval(leaves[0]).shape) == 1
 
 
 def _only_row(basis_leaf: np.ndarray) -> np.ndarray:
@@ -154,12 +156,15 @@ def _column_of_single_input(leaf: Any, x: Any) -> Any:
     return tree_unflatten(in_treedef, [structural.reshape(leaf, shape)])
 
 
-def _row_of_single_output(leaf: Any, out: Any) -> Any:
-    """`_unstack_first` for a one-element output `out`: the cotangent `leaf` (one
-    input leaf's shape) is the Jacobian's only row, shaped ``out_shape + in_shape``."""
-    out_leaf, out_treedef = tree_flatten(out)
-    shape = get_aval(out_leaf[0]).shape + get_aval(leaf).shape
-    return tree_unflatten(out_treedef, [structural.reshape(leaf, shape)])
+def _single_row(cotangent: Any, out: Any) -> Any:
+    """The Jacobian of a one-element output `out` from its only pullback: each
+    leaf of the input `cotangent` shaped ``out_shape + in_shape``, in the output's
+    structure at the top and the input's below it."""
+    (out_leaf,), out_treedef = tree_flatten(out)
+    out_shape = get_aval(out_leaf).shape
+    rows = tree_map(lambda leaf: structural.reshape(leaf, out_shape + get_aval(leaf).shape),
+                    cotangent)
+    return tree_unflatten(out_treedef, [rows])
 
 
 def _unstack_first(leaf: Any, out: Any) -> Any:
@@ -202,13 +207,12 @@ def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         _check_holomorphic(out, name, "jacrev", holomorphic, "outputs")
         basis = _std_basis(out)
         if _one_element(out):  # a scalar function: one pullback, no vmap over the basis
-            cts = f_vjp(tree_map(_only_row, basis))[0]
-            per_out = tree_map(lambda leaf: _row_of_single_output(leaf, out), cts)
+            jac_tree = _single_row(f_vjp(tree_map(_only_row, basis))[0], out)
         else:
             cts = vmap(lambda ct: f_vjp(ct)[0])(basis)
             per_out = tree_map(lambda leaf: _unstack_first(leaf, out), cts)
-        jac_tree = tree_map(to_output, tree_transpose(tree_structure(x), tree_structure(out),
-                                                      per_out))
+            jac_tree = tree_transpose(tree_structure(x), tree_structure(out), per_out)
+        jac_tree = tree_map(to_output, jac_tree)
         return (jac_tree, aux) if has_aux else jac_tree
 
     jac.__name__ = f"jacrev({name})"

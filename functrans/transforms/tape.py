@@ -38,6 +38,7 @@ from functrans.compile.runtime import quietly
 from functrans.config import config
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
+from functrans.core.backend import is_numpy_value
 from functrans.core.ir import ClosedJaxpr, Jaxpr, Var, dce_jaxpr, eval_jaxpr
 from functrans.core.trace import Trace, Tracer, check_alive
 from functrans.core.zeros import UndefinedPrimal, Zero
@@ -56,10 +57,12 @@ _MAX_RULES = 4096
 
 def applies(flat_args: Sequence[Any]) -> bool:
     """Whether reverse mode of a call with these flat arguments may use the tape:
-    it is on, nothing is being traced around the call, and no argument is traced."""
+    it is on, nothing is being traced around the call, and every argument is a NumPy
+    value (the derived rules are NumPy code; other libraries' arrays, see
+    :mod:`functrans.core.backend`, take the general path)."""
     if not config.eager_tape or core_trace.get_current_trace() is not core_trace.eval_trace:
         return False
-    return not any(isinstance(x, Tracer) for x in flat_args)
+    return all(is_numpy_value(x) for x in flat_args)
 
 
 class TapeTracer(Tracer):

@@ -63,9 +63,14 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any],
 
     # the equation after which each residual is dead (the walk runs backwards); the
     # residuals recomputed here are released, the caller's only when handed over
-    releasable = primal_env if consume else primal_env.keys() - set(jaxpr.constvars) - {
-        v for v, a in zip(jaxpr.invars, args) if type(a) is not UndefinedPrimal}
-    release_after = _first_uses(linear_eqns, releasable)
+    if consume:
+        releasable: Any = primal_env
+    elif all_linear:  # nothing was recomputed: every primal value is the caller's
+        releasable = ()
+    else:
+        releasable = primal_env.keys() - set(jaxpr.constvars) - {
+            v for v, a in zip(jaxpr.invars, args) if type(a) is not UndefinedPrimal}
+    release_after = _first_uses(linear_eqns, releasable) if releasable else {}
     for index in range(len(linear_eqns) - 1, -1, -1):
         eqn = linear_eqns[index]
         for v in release_after.pop(index + 1, ()):  # dead from here on

@@ -283,6 +283,8 @@ def _move_to_out_axes(vals: Sequence[Any], dims: Sequence[int | None],
 
 def _flat_axes(spec: Any, tree: PyTreeDef, what: str, fname: str) -> list[int | None]:
     """Broadcast the prefix tree `spec` of axes over the structure `tree`."""
+    if spec is None or isinstance(spec, int):  # one axis for every leaf
+        return [spec] * tree.num_leaves
     dummy = tree_unflatten(tree, [0] * tree.num_leaves)
     try:
         prefix_leaves = _flatten_up_to_prefix(spec, dummy)
@@ -341,7 +343,10 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
         if isinstance(in_axes, tuple) and len(in_axes) != len(args):
             raise ValueError(f"vmap of {name}: in_axes has {len(in_axes)} entries but the "
                              f"function was called with {len(args)} positional arguments")
-        axes = _flat_axes((in_axes, 0), in_tree, "in_axes", name)
+        if not kwargs and (in_axes is None or isinstance(in_axes, int)):
+            axes = [in_axes] * len(flat)  # one axis for every leaf: nothing to match
+        else:
+            axes = _flat_axes((in_axes, 0), in_tree, "in_axes", name)
         dims, size = _mapped_dims(flat, axes, in_tree, axis_size, name)
         flat_fun = FlatFun(fun, in_tree, name)
         outs, out_dims = vmap_flat(flat_fun, flat, dims, None, size, axis_name)
