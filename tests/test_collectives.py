@@ -176,6 +176,16 @@ def test_an_unbound_name_raises_name_error_naming_the_bound_ones():
         ft.vmap(lambda v: lax.psum(v, "i"))(x)  # an anonymous vmap binds no name
 
 
+def test_a_jit_using_the_axis_called_on_constants_inside_the_vmap_is_batched():
+    f = ft.jit(lambda c: lax.psum(c, "i"))
+    for _ in range(2):  # traced, then from the cache
+        out = ft.vmap(lambda x: x + f(np.ones(3)), axis_name="i")(np.zeros((4, 3)))
+        np.testing.assert_array_equal(out, np.full((4, 3), 4.0))
+    grads = ft.vmap(lambda x: ft.grad(lambda y: fnp.sum(y * f(np.ones(3))))(x),
+                    axis_name="i")(np.zeros((4, 3)))
+    np.testing.assert_array_equal(grads, np.full((4, 3), 4.0))
+
+
 def test_a_jit_traced_inside_the_vmap_and_called_outside_raises_name_error():
     f = ft.jit(lambda v: lax.psum(v, "i"))
     ft.vmap(f, axis_name="i")(np.ones((2, 3)))

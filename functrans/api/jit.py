@@ -49,6 +49,7 @@ from functrans.transforms.staging import (
     positional_label,
     trace_to_jaxpr,
 )
+from functrans.transforms.vmap import axes_used_by_params
 from functrans.tree_util import (
     PyTreeDef,
     keystr,
@@ -114,11 +115,14 @@ class Compiled:
 
 
 class _CacheEntry:
-    __slots__ = ("jaxpr", "out_tree", "compiled", "build", "fast_keys", "used")
+    __slots__ = ("jaxpr", "out_tree", "compiled", "build", "fast_keys", "used", "axis_names")
 
     def __init__(self, jaxpr: ClosedJaxpr, out_tree: PyTreeDef):
         self.jaxpr = jaxpr
         self.out_tree = out_tree
+        #: the vmap axis names its collectives use: with constant arguments inside such a
+        #: vmap, the call is still the vmap's to apply (never the hot path's)
+        self.axis_names = axes_used_by_params({"jaxpr": jaxpr})
         self.compiled: CompiledJaxpr | None = None
         self.build: Callable[[list[Any]], Any] = lambda outs: tree_unflatten(
             out_tree, outputs(outs))
@@ -242,10 +246,9 @@ class Jitted:
             self._insert(key, entry)
         else:
             entry.used = True
-        for x in flat:
-            if isinstance(x, Tracer):
-                outs = jit_p.bind(*flat, jaxpr=entry.jaxpr, name=self.name)
-                return tree_unflatten(entry.out_tree, outputs(outs))
+        if entry.axis_names or any(isinstance(x, Tracer) for x in flat):
+            outs = jit_p.bind(*flat, jaxpr=entry.jaxpr, name=self.name)
+            return tree_unflatten(entry.out_tree, outputs(outs))
         backend = backend_of(flat)
         if backend is not None:  # Dask, CuPy, torch arrays: that library's code, cached
             compiled = compile_jaxpr(entry.jaxpr, self.name, backend)  # per jaxpr, backend

@@ -33,7 +33,13 @@ from typing import Any, NamedTuple
 
 from functrans.core.backend import NUMPY_TYPES, foreign_backend
 from functrans.core.backend import evaluate as evaluate_on_backend
-from functrans.core.trace import Tracer, explain_failure, get_current_trace
+from functrans.core.trace import (
+    Tracer,
+    claimed,
+    eval_trace,
+    explain_failure,
+    get_current_trace,
+)
 
 
 class UfuncEquivalent(NamedTuple):
@@ -89,7 +95,11 @@ class Primitive:
             foreign = foreign or foreign_backend(a) is not None
         # No traced operand: every transformation but staging would hand this
         # down to the evaluation trace, so evaluate now: with NumPy, or with the
-        # array library of the operands (functrans.core.backend).
+        # array library of the operands (functrans.core.backend). A call whose jaxpr
+        # uses an enclosing vmap's axis name is the exception: that vmap applies it.
+        if (self.call_jaxpr_param is not None and trace is not eval_trace
+                and claimed(trace, self, params)):
+            return trace.process_primitive(self, args, params)
         if foreign:
             return evaluate_on_backend(self, args, params)
         try:

@@ -46,6 +46,11 @@ class Trace:
     def process_primitive(self, primitive: Any, args: tuple, params: dict) -> Any:
         raise TypeError(f"{type(self).__name__} must define process_primitive")
 
+    def claims(self, primitive: Any, params: dict) -> bool:
+        """Whether this trace must process an application of `primitive` even though
+        none of its operands is traced (a vmap whose axis name a call's jaxpr uses)."""
+        return False
+
     def is_ancestor_of(self, other: Trace) -> bool:
         t: Trace | None = other
         while t is not None:
@@ -87,6 +92,17 @@ class EvalTrace(Trace):
         except Exception as numpy_error:
             explain_failure(primitive, args, params, numpy_error)
             raise
+
+
+def claimed(trace: Trace, primitive: Any, params: dict) -> bool:
+    """Whether `trace` or one of its ancestors claims an application of `primitive`
+    whose operands are all constants (see :meth:`Trace.claims`)."""
+    t: Trace | None = trace
+    while t is not None:
+        if t.claims(primitive, params):
+            return True
+        t = t.parent
+    return False
 
 
 def explain_failure(primitive: Any, args: tuple, params: dict, cause: Exception) -> None:

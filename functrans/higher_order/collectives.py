@@ -82,10 +82,7 @@ def _collective(name: str, abstract_eval: Any) -> CollectivePrimitive:
         raise NameError(
             f"unbound axis name: {axes[0]}. {name} over the axis {axes[0]!r} was evaluated "
             "outside the vmap that binds it: a function traced inside vmap(..., "
-            f"axis_name={axes[0]!r}) (with jit or make_jaxpr) was run outside it, or a "
-            "jit-compiled function that uses the axis was called inside the vmap with no "
-            "argument depending on a transformed value (functrans then runs it at once, "
-            "without the vmap; pass it such an argument)")
+            f"axis_name={axes[0]!r}) (with jit or make_jaxpr) was run outside it")
 
     prim.impl = impl
     return prim

@@ -102,7 +102,7 @@ class BatchTrace(Trace):
             axis_rule = collective_rules.get(primitive)
             if axis_rule is not None and name in params["axes"]:
                 return self.apply_rule(primitive, axis_rule, vals, dims, params)
-            if not batched and vals and name in _axes_used_by_params(params):
+            if not batched and vals and name in axes_used_by_params(params):
                 # a jaxpr that uses this axis (a jit calling psum) must be batched over
                 # it even though no operand is: batch the first operand by broadcasting
                 vals[0], dims[0] = move_bdim(vals[0], None, 0, self.axis_size), 0
@@ -113,6 +113,9 @@ class BatchTrace(Trace):
         if rule is None:
             raise missing_transformation_error(primitive, "batching (vmap)")
         return self.apply_rule(primitive, rule, vals, dims, params)
+
+    def claims(self, primitive: Primitive, params: dict) -> bool:
+        return self.axis_name is not None and self.axis_name in axes_used_by_params(params)
 
     def apply_rule(self, primitive: Primitive, rule: Callable[..., Any], vals: list[Any],
                    dims: list[int | None], params: dict) -> Any:
@@ -201,7 +204,7 @@ def unbound_axis_error(name: Hashable, fname: str) -> NameError:
 _axes_of_jaxpr: weakref.WeakKeyDictionary[ClosedJaxpr, frozenset] = weakref.WeakKeyDictionary()
 
 
-def _axes_used_by_params(params: dict) -> frozenset:
+def axes_used_by_params(params: dict) -> frozenset:
     """The axis names used by collectives in the jaxprs among `params` (a higher-order
     primitive's bodies), or an empty set."""
     names: frozenset = frozenset()
@@ -222,7 +225,7 @@ def _axes_used_by_jaxpr(jaxpr: Jaxpr) -> frozenset:
     for eqn in jaxpr.eqns:
         if eqn.primitive in collective_rules:
             names.update(eqn.params["axes"])
-        names |= _axes_used_by_params(eqn.params)
+        names |= axes_used_by_params(eqn.params)
     return frozenset(names)
 
 
