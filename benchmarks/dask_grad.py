@@ -12,7 +12,9 @@ batch axis on the workers (made there, and persisted). Two gradients are timed:
   pass) on each chunk as one Dask task, weighted by the chunk's share of the
   examples and summed in a tree;
 * functrans: ``ft.jit(ft.grad(loss))(params, x, y)`` with the Dask arrays ``x``,
-  ``y``, which builds the task graph from the jitted gradient's code, then computed.
+  ``y``, which builds the task graph (one task per chunk running the jitted gradient's
+  NumPy code for the chunk's rows, its shares of the gradient added in a tree: see
+  docs/backends.md), then computed.
 
 Each figure is the median (min-max) over rounds of the wall-clock time from building
 the graph to having the gradient in NumPy; rounds interleave the two. Peak memory per

@@ -3,9 +3,10 @@
 The data is a Dask array chunked along the batch axis. functrans evaluates every
 primitive with the library of its operands (see docs/backends.md), so the same
 ``grad``, ``vmap`` and ``jit`` build Dask task graphs instead of computing: the
-per-example gradients keep the batch chunks, the mean loss's gradient becomes
-Dask's tree reductions, and nothing runs until ``.compute()`` sends the graph to
-the cluster's workers.
+per-example gradients keep the batch chunks; the jitted training step runs as one
+NumPy task per chunk (its forward and backward pass) whose shares of the mean loss's
+gradient are added in a tree; and nothing runs until ``.compute()`` sends the graph
+to the cluster's workers.
 
     python examples/distributed.py                     # a LocalCluster of 2 workers
     python examples/distributed.py tcp://host:8786     # a running scheduler instead
@@ -116,8 +117,9 @@ def main(address: str | None) -> None:
 
         # a jitted training step: one task graph per step, run on the workers
         new_params = train_step(params, x_dask, y_dask)
-        print(f"training step task graph: {graph_size(list(new_params.values()))} tasks for "
-              f"{N_EXAMPLES // CHUNK} chunks")
+        tasks = graph_size(list(new_params.values()))
+        print(f"training step task graph: {tasks} tasks for {N_EXAMPLES // CHUNK} chunks")
+        assert tasks <= 8 * (N_EXAMPLES // CHUNK), "one task per chunk, and a tree of sums"
         reference = params
         for _ in range(STEPS):
             lazy = train_step(params, x_dask, y_dask)

@@ -76,9 +76,40 @@ def test_two_libraries_in_one_call_is_a_type_error() -> None:
 
 
 def test_missing_rule_names_the_primitive_and_the_backend() -> None:
-    x = _torch(np.arange(6.0).reshape(2, 3))
-    with pytest.raises(BackendError, match="'sort' has no implementation for torch"):
-        lax.sort(x, dimension=1)
+    x = _torch(np.arange(6, dtype=np.int32).reshape(2, 3))
+    with pytest.raises(BackendError,
+                       match="'population_count' has no implementation for torch"):
+        lax.population_count(x)
+
+
+# ------------------------------------------------------------------ what the table does not reach
+# Array API implementations of linear algebra and indexing (the table checks their values
+# on valid inputs): failures, repeated positions and bad indices behave as on NumPy.
+
+def test_torch_cholesky_is_nan_where_not_positive_definite() -> None:
+    good = np.array([[4.0, 1.0], [1.0, 3.0]])
+    stack = np.stack([good, -good])   # the second is negative definite
+    expected = ft.lax.linalg.cholesky(stack)
+    got = ft.lax.linalg.cholesky(_torch(stack)).numpy()
+    assert np.isnan(got[1]).all() and np.isnan(expected[1]).all()
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
+
+
+def test_torch_scatters_combine_repeated_positions_as_numpy(
+        rng: np.random.Generator) -> None:
+    operand = rng.standard_normal((4, 3))
+    indices = np.array([[1], [3], [1], [-1]])   # position 1 twice, 3 twice (as -1)
+    updates = rng.standard_normal((4, 3))
+    for scatter in (lax.scatter, lax.scatter_add):
+        expected = scatter(operand, indices, updates, (0,))
+        got = scatter(_torch(operand), indices, _torch(updates), (0,))
+        assert isinstance(got, torch.Tensor)
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+
+
+def test_torch_gather_out_of_bounds_is_an_index_error() -> None:
+    with pytest.raises(IndexError, match="gather: .* out of bounds for axis 0 of size 3"):
+        lax.gather(_torch(np.arange(6.0).reshape(3, 2)), np.array([[3]]), (0,))
 
 
 # ------------------------------------------------------------------ eager evaluation
@@ -216,6 +247,82 @@ def test_jvp_and_control_flow(library: str, rng: np.random.Generator) -> None:
         np.testing.assert_allclose(to_numpy(g), e, rtol=1e-12)
 
 
+# ------------------------------------------------------------------ Dask: one task per chunk
+
+def _chunk_tasks(arrays: list[Any]) -> tuple[int, int]:
+    """(all tasks, functrans chunk tasks) of the graph computing `arrays`."""
+    graph: dict = {}
+    for a in arrays:
+        graph.update(dict(a.__dask_graph__()))
+    chunk = [k for k in graph if type(k) is tuple and len(k) == 2
+             and str(k[0]).startswith("functrans-chunk-")]
+    return len(graph), len(chunk)
+
+
+@pytest.mark.parametrize("chunk", [2, 1])
+def test_jitted_grad_over_dask_chunks_is_one_task_per_chunk(chunk: int,
+                                                             rng: np.random.Generator) -> None:
+    params, x, y = _mlp_data(rng)
+    step = ft.jit(ft.grad(_mlp_loss))
+    expected = step(params, x, y)
+    grads = step(params, _dask(x, chunk), _dask(y, chunk))
+    chunks = len(x) // chunk
+    total, per_chunk = _chunk_tasks(list(grads.values()))
+    assert per_chunk == chunks  # the whole chunk's forward and backward pass: one task
+    # the blocks of x and y, the chunk tasks, a tree of sums, the parameters, the code
+    # and one task per gradient: O(chunks) (Dask's functions, one per equation: ~40 each)
+    assert total <= 3 * chunks + chunks // 2 + 2 * len(params) + 4
+    for key in params:
+        assert isinstance(grads[key], da.Array)  # lazy: nothing computed yet
+        assert grads[key].numblocks == (1,) * grads[key].ndim
+        np.testing.assert_allclose(grads[key].compute(), expected[key], rtol=1e-12)
+
+
+def test_jitted_code_over_dask_chunks_keeps_rows_and_finishes_with_dask(
+        rng: np.random.Generator) -> None:
+    """Per-row results stay chunked like the rows; what needs all rows at once (the
+    log of a completed sum, a cumulative sum) runs after the chunk tasks, with Dask."""
+    w = rng.standard_normal((3, 2))
+    x = rng.standard_normal((7, 3))  # uneven chunks: 3, 3, 1
+
+    def f(w: Any, x: Any) -> Any:
+        rows = fnp.tanh(x @ w) * 2.0 + fnp.ones((7, 2))
+        total = fnp.sum(rows ** 2) / 7.0
+        return rows, fnp.log(total), fnp.cumsum(rows[:, 0]), fnp.max(rows, axis=0)
+
+    expected = f(w, x)
+    got = ft.jit(f)(w, da.from_array(x, chunks=(3, 3)))
+    assert got[0].chunks == ((3, 3, 1), (2,))
+    assert _chunk_tasks(list(got))[1] == 3
+    for g, e in zip(got, expected):
+        assert isinstance(g, da.Array)
+        np.testing.assert_allclose(g.compute(), e, rtol=1e-12)
+
+
+def test_chunk_plan_places_sums_over_the_batch_as_partial(rng: np.random.Generator) -> None:
+    from functrans.compile.chunked import PARTIAL, plan
+
+    params, x, y = _mlp_data(rng)
+    closed = ft.make_jaxpr(ft.grad(_mlp_loss))(params, x, y)
+    in_axes = [None] * len(ft.tree_util.tree_leaves(params)) + [0, 0]
+    chunked = plan(closed, in_axes)
+    assert chunked is not None and not chunked.outer_eqns
+    assert [chunked.placed[v] for v in closed.jaxpr.outvars] == [PARTIAL] * 3
+    assert plan(closed, [None] * len(in_axes)) is None  # nothing chunked: no plan
+    code = chunked.code(2)  # NumPy code for two rows: the batch axis rebuilt
+    assert "np.matmul" in code.source and "xp." not in code.source
+
+
+def test_dask_arrays_chunked_along_two_axes_use_dask_functions(rng: np.random.Generator
+                                                               ) -> None:
+    w = rng.standard_normal((4, 2))
+    x = rng.standard_normal((6, 4))
+    f = ft.jit(ft.grad(lambda w, x: fnp.mean(fnp.sin(x @ w))))
+    got = f(w, da.from_array(x, chunks=(3, 2)))
+    assert _chunk_tasks([got])[1] == 0
+    np.testing.assert_allclose(got.compute(), f(w, x), rtol=1e-12)
+
+
 def test_module_exposes_backend_table() -> None:
     assert {"dask", "torch", "cupy"} <= {m.NAME for m in
                                          backend_module._EXTENSION_MODULES.values()}
@@ -244,6 +351,36 @@ def test_cupy_grad_and_jit_match_numpy(dtype: Any, rng: np.random.Generator) -> 
             assert isinstance(got[key], cupy.ndarray) and got[key].dtype == dtype
             np.testing.assert_allclose(cupy.asnumpy(got[key]), expected[key],
                                        rtol=1e-4 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: ft.lax.linalg.cholesky(x @ x.T + 4 * fnp.eye(4)),
+    lambda x: ft.lax.linalg.qr(x)[1],
+    lambda x: ft.lax.linalg.eigh(x + x.T)[1],
+    lambda x: ft.lax.linalg.svd(x, compute_uv=False),
+    lambda x: ft.lax.linalg.lu(x)[0],
+    lambda x: ft.lax.linalg.triangular_solve(x + 4 * fnp.eye(4), x, left_side=True,
+                                             lower=True),
+    lambda x: lax.sort((x, -x), dimension=1, num_keys=1)[1],
+    lambda x: lax.top_k(x, 2)[0],
+    lambda x: lax.scatter_add(x, np.array([[1], [1]]), x[:2], (0,)),
+    lambda x: lax.gather(x, np.array([[2], [0]]), (0,)),
+    lambda x: fnp.fft.rfft(x, axis=-1),
+    lambda x: fnp.cumsum(x, axis=1),
+    lambda x: lax.complex(x, x),
+    lambda x: lax.conv_general_dilated(x[None, None], x[None, None, :2, :2], (1, 1),
+                                       "SAME"),
+], ids=["cholesky", "qr", "eigh", "svd", "lu", "triangular_solve", "sort", "top_k",
+        "scatter_add", "gather", "rfft", "cumsum", "complex", "conv"])
+def test_cupy_linalg_sort_indexing_fft_conv_match_numpy(
+        fn: Callable[[Any], Any], rng: np.random.Generator) -> None:
+    cupy = _cupy()
+    x = rng.standard_normal((4, 4))
+    expected = fn(x)
+    for f in (fn, ft.jit(fn)):
+        got = f(cupy.asarray(x))
+        assert isinstance(got, cupy.ndarray) and got.dtype == expected.dtype
+        np.testing.assert_allclose(cupy.asnumpy(got), expected, rtol=1e-8, atol=1e-10)
 
 
 def test_cupy_control_flow_and_special_functions(rng: np.random.Generator) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from functrans.compile.chunked import ChunkedCode
 from functrans.compile.codegen import CompiledJaxpr, generate
 from functrans.compile.passes import optimize
 from functrans.core import trace as core_trace
@@ -62,8 +63,12 @@ def _compile_for(closed: ClosedJaxpr, name: str, backend: Backend) -> CompiledJa
     compiled = per_backend.get(backend.name)
     if compiled is None:
         with core_trace.gc_paused():
-            compiled = per_backend[backend.name] = generate(optimize(closed), name,
-                                                            backend=backend)
+            optimized = optimize(closed)
+            compiled = generate(optimized, name, backend=backend)
+        if hasattr(backend.extensions, "run_chunks"):  # Dask: one task per chunk
+            compiled = CompiledJaxpr(ChunkedCode(optimized, compiled, backend),
+                                     compiled.source, name, True, compiled.fresh_outputs)
+        per_backend[backend.name] = compiled
     return compiled
 
 

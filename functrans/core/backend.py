@@ -20,7 +20,10 @@ rule gives the result's aval, and the first of these computes it:
    function of the same meaning, looked up by name in ``xp`` (``np.arcsin`` ->
    ``xp.asin``);
 3. an implementation written against the Array API: a keyword-only ``xp``
-   parameter (``def _impl(x, *, axes, xp=np)``);
+   parameter (``def _impl(x, *, axes, xp=np)``), unless it is marked
+   ``prefer_fallback`` (a sort, a factorisation, a convolution's per-tap adds: work a
+   lazy library would schedule as many small tasks) and the backend has a general
+   fallback (rule 5), which then runs the NumPy implementation instead;
 4. a higher-order primitive (its parameters hold jaxprs): its implementation, which
    evaluates the jaxprs on the same arrays;
 5. the backend's general fallback (Dask: the NumPy implementation run lazily, block
@@ -67,6 +70,8 @@ ARRAY_API_NAMES = {
 
 #: the backend of each library seen so far, by array type (detection costs once per type)
 _by_type: dict[type, Backend] = {}
+#: functrans' own array types (tracers speak the Array API through functrans.numpy)
+_functrans_types: set[type] = set()
 #: the backend of each Array API namespace, by the namespace's module name
 _by_namespace: dict[str, Backend] = {}
 
@@ -90,10 +95,14 @@ def foreign_backend(x: Any) -> Backend | None:
     backend = _by_type.get(t)
     if backend is not None:
         return backend
-    if (t in NUMPY_TYPES or array_api_compat is None or isinstance(x, (np.ndarray, np.generic))
-            or not array_api_compat.is_array_api_obj(x)):
+    if (t in NUMPY_TYPES or t in _functrans_types or array_api_compat is None
+            or isinstance(x, (np.ndarray, np.generic)) or not array_api_compat.is_array_api_obj(x)):
         return None
-    backend = _backend_of_namespace(array_api_compat.array_namespace(x))
+    xp = array_api_compat.array_namespace(x)
+    if xp.__name__.partition(".")[0] == "functrans":  # a tracer (functrans.numpy's arrays)
+        _functrans_types.add(t)
+        return None
+    backend = _backend_of_namespace(xp)
     _by_type[t] = backend
     return backend
 
@@ -282,10 +291,11 @@ class Backend:
             xp = self.xp
             return lambda operands, params, out: rule(xp, *operands, **params)
         impl = getattr(primitive.impl, "array_api_impl", primitive.impl)
-        if _takes_xp(impl):
+        fallback = getattr(self.extensions, "fallback", None)
+        if _takes_xp(impl) and not (fallback is not None
+                                    and getattr(impl, "prefer_fallback", False)):
             xp = self.xp
             return lambda operands, params, out: impl(*operands, xp=xp, **params)
-        fallback = getattr(self.extensions, "fallback", None)
         if fallback is not None:
             numpy_impl = getattr(primitive.impl, "numpy_impl", primitive.impl)
             elementwise = getattr(primitive.impl, "elementwise", False)

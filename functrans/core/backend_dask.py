@@ -11,8 +11,11 @@ task on the whole operands (correct, but one worker holds them whole).
 
 from __future__ import annotations
 
+import functools
+import operator
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -95,3 +98,133 @@ def _with_dtype(result: Any, dtype: np.dtype) -> np.ndarray:
     if result.dtype.kind == "c" and dtype.kind != "c":  # a real result computed as complex
         result = result.real
     return result.astype(dtype)
+
+
+# ------------------------------------------------------------------ chunk by chunk
+
+#: how many partial sums one task of the tree adds
+SUM_FAN_IN = 4
+
+
+def chunk_layout(args: Sequence[Any]) -> tuple[tuple[int | None, ...], tuple[int, ...]] | None:
+    """The axis along which each argument is chunked (None: one chunk, or not a Dask
+    array) and the chunks' sizes, when the Dask arguments are chunked along one axis
+    each, all alike; otherwise None."""
+    da = sys.modules.get("dask.array")
+    if da is None:
+        return None
+    in_axes: list[int | None] = []
+    chunks = None
+    for a in args:
+        if not isinstance(a, da.Array):
+            in_axes.append(None)
+            continue
+        split = [d for d, c in enumerate(a.chunks) if len(c) > 1]
+        if len(split) > 1 or any(s != s for c in a.chunks for s in c):  # nan: unknown
+            return None
+        if not split:
+            in_axes.append(None)
+            continue
+        sizes = tuple(a.chunks[split[0]])
+        if chunks is not None and sizes != chunks:
+            return None
+        chunks = sizes
+        in_axes.append(split[0])
+    return None if chunks is None else (tuple(in_axes), chunks)
+
+
+def _block_key(a: Any, axis: int | None, i: int) -> tuple:
+    return (a.name,) + tuple(i if d == axis else 0 for d in range(a.ndim))
+
+
+def run_chunks(codes: dict[int, Any], args: Sequence[Any], in_axes: Sequence[int | None],
+               chunks: Sequence[int], placements: Sequence[Any], avals: Sequence[Any]
+               ) -> list[Any]:
+    """Dask arrays of the results of one task per chunk: ``codes[rows]`` (a chunk's
+    compiled code) on each chunk's blocks of the chunked arguments and the others
+    whole. A result placed on an axis is chunked like the inputs along it; a result
+    placed ``"partial"`` is each chunk's share of a sum, added in a tree."""
+    da = _dask_array()
+    token = uuid.uuid4().hex
+    name = f"functrans-chunk-{token}"
+    tasks: dict[Any, Any] = {}
+    dependencies = []
+    code_keys = {}
+    for rows, code in codes.items():  # shipped once to each worker, not once per task
+        code_keys[rows] = f"functrans-code-{rows}-{token}"
+        tasks[code_keys[rows]] = code
+    whole = []
+    for i, (a, axis) in enumerate(zip(args, in_axes)):
+        if isinstance(a, da.Array):
+            dependencies.append(a)
+            whole.append(None if axis is not None else _block_key(a, None, 0))
+        elif isinstance(a, np.ndarray):
+            whole.append(f"functrans-arg{i}-{token}")
+            tasks[whole[-1]] = a
+        else:
+            whole.append(a)
+    for i, rows in enumerate(chunks):
+        operands = [_block_key(a, axis, i) if axis is not None else w
+                    for a, axis, w in zip(args, in_axes, whole)]
+        tasks[(name, i)] = (_run_chunk, code_keys[rows], *operands)
+    graph = _dask().highlevelgraph.HighLevelGraph.from_collections(name, tasks, dependencies)
+    partial = [j for j, p in enumerate(placements) if p == "partial"]
+    root = _sum_tree(tasks, name, len(chunks), partial, token) if partial else None
+    results = []
+    for j, (where, aval) in enumerate(zip(placements, avals)):
+        if where == "partial":
+            out = {(f"functrans-out{j}-{token}",) + (0,) * len(aval.shape): (
+                functools.partial(_as_array, dtype=aval.dtype), root, partial.index(j))}
+            out_chunks = tuple((s,) for s in aval.shape)
+        else:
+            out = {(f"functrans-out{j}-{token}",) + tuple(
+                i if d == where else 0 for d in range(len(aval.shape))):
+                (operator.getitem, (name, i), j) for i in range(len(chunks))}
+            out_chunks = tuple(tuple(chunks) if d == where else (s,)
+                               for d, s in enumerate(aval.shape))
+        results.append(_array_of(graph, name, f"functrans-out{j}-{token}", out, out_chunks,
+                                 aval.dtype))
+    return results
+
+
+def _sum_tree(tasks: dict, name: str, n_chunks: int, partial: list[int], token: str) -> Any:
+    """Add the chunks' shares of the partial results in a tree of SUM_FAN_IN-way sums;
+    the key of the root (a list, one sum per partial result)."""
+    level: list[Any] = [(name, i) for i in range(n_chunks)]
+    positions = tuple(partial)
+    depth = 0
+    while depth == 0 or len(level) > 1:
+        total = functools.partial(_sum_parts, positions=positions)
+        new_level = []
+        for g in range(0, len(level), SUM_FAN_IN):
+            key = (name, depth + 1, g // SUM_FAN_IN)  # below: the chunks, (name, i)
+            tasks[key] = (total, level[g:g + SUM_FAN_IN])
+            new_level.append(key)
+        level = new_level
+        positions = tuple(range(len(partial)))
+        depth += 1
+    return level[0]
+
+
+def _array_of(graph: Any, name: str, out_name: str, tasks: dict, chunks: tuple,
+              dtype: np.dtype) -> Any:
+    hlg = _dask().highlevelgraph.HighLevelGraph
+    layers = dict(graph.layers)
+    layers[out_name] = tasks
+    dependencies = dict(graph.dependencies)
+    dependencies[out_name] = {name}
+    return _dask_array().Array(hlg(layers, dependencies), out_name, chunks, dtype=dtype,
+                               meta=np.empty((0,) * len(chunks), dtype))
+
+
+def _run_chunk(code: Any, *arrays: Any) -> list[Any]:
+    with np.errstate(all="ignore"):  # as generated code always runs: see compile.runtime
+        return code(*arrays)
+
+
+def _sum_parts(parts: list[list[Any]], positions: tuple[int, ...]) -> list[Any]:
+    return [functools.reduce(operator.add, (p[j] for p in parts)) for j in positions]
+
+
+def _as_array(sums: list[Any], j: int, dtype: np.dtype) -> np.ndarray:
+    return np.asarray(sums[j], dtype)

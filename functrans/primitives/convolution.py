@@ -326,7 +326,9 @@ def _conv_aval(lhs: ShapedArray, rhs: ShapedArray, *, window_strides, padding, l
 
 # ------------------------------------------------------------------ NumPy implementation
 
-def _conv_impl(lhs: Any, rhs: Any, **params: Any) -> np.ndarray:
+def _conv_impl(lhs: Any, rhs: Any, *, xp: Any = np, **params: Any) -> np.ndarray:
+    if xp is not np:
+        return _conv_array_api(lhs, rhs, xp, params)
     lhs, rhs = np.asarray(lhs), np.asarray(rhs)
     # the shape rule gives the result's shape and dtype, and rejects operands NumPy
     # would promote
@@ -349,6 +351,69 @@ def _conv_impl(lhs: Any, rhs: Any, **params: Any) -> np.ndarray:
     out = np.moveaxis(out, 0, -2)
     out = out.reshape(out.shape[:-2] + (groups * out.shape[-1],))
     return np.transpose(np.moveaxis(out, -1, 1), np.argsort(dims.out_spec))
+
+
+def _conv_array_api(lhs: Any, rhs: Any, xp: Any, params: dict) -> Any:
+    """_conv_impl on another library's arrays (functrans.core.backend): the scatter
+    method (one matrix product, then one strided add per kernel tap), whose steps are
+    all Array API (im2col needs a strided view of the input, which the standard lacks).
+    The per-tap adds are many small tasks for a lazy library: Dask runs the NumPy
+    implementation instead (``prefer_fallback``)."""
+    aval = _conv_aval(get_aval(lhs), get_aval(rhs), **params)
+    dims = params["dimension_numbers"]
+    canonical_shape = tuple(aval.shape[d] for d in dims.out_spec)  # (N', O, spatial...)
+    dtype = getattr(xp, aval.dtype.name)
+    if math.prod(canonical_shape) == 0 or math.prod(get_aval(rhs).shape) == 0:
+        return xp.zeros(aval.shape, dtype=dtype, device=lhs.device)
+    x = xp.astype(xp.permute_dims(lhs, dims.lhs_spec), dtype)   # (N, C, spatial...)
+    w = xp.astype(xp.permute_dims(rhs, dims.rhs_spec), dtype)   # (O, I, spatial...)
+    groups = params["feature_group_count"] * params["batch_group_count"]
+    # (N, C, spatial...) -> (G, N', spatial..., C'), as _groups_first
+    nd = x.ndim
+    x = xp.permute_dims(x, (0,) + tuple(range(2, nd)) + (1,))
+    if params["batch_group_count"] > 1:
+        x = xp.reshape(x, (groups, x.shape[0] // groups) + tuple(x.shape[1:]))
+    else:
+        x = xp.reshape(x, tuple(x.shape[:-1]) + (groups, x.shape[-1] // groups))
+        x = xp.permute_dims(x, (nd - 1,) + tuple(range(nd - 1)) + (nd,))
+    w = xp.reshape(w, (groups, w.shape[0] // groups) + tuple(w.shape[1:]))
+    out = _conv_by_scatter_array_api(x, w, canonical_shape[2:], params, xp)
+    # (G, N', *out_spatial, O') -> (N', *out_spatial, G * O') -> the output layout
+    nd = out.ndim
+    out = xp.permute_dims(out, tuple(range(1, nd - 1)) + (0, nd - 1))
+    out = xp.reshape(out, tuple(out.shape[:-2]) + (groups * out.shape[-1],))
+    out = xp.permute_dims(out, (0, nd - 2) + tuple(range(1, nd - 2)))  # (N', O, spatial)
+    return xp.permute_dims(out, tuple(int(d) for d in np.argsort(dims.out_spec)))
+
+
+def _conv_by_scatter_array_api(x: Any, w: Any, out_spatial: tuple[int, ...], params: dict,
+                               xp: Any) -> Any:
+    """_conv_by_scatter with Array API calls: x (G, N', spatial..., C'), w (G, O', C',
+    kernel...) -> (G, N', out spatial..., O')."""
+    groups, batch = x.shape[:2]
+    in_spatial, kernel = tuple(x.shape[2:-1]), tuple(w.shape[3:])
+    rows = xp.reshape(x, (groups, -1, x.shape[-1]))
+    columns = xp.permute_dims(w, (0, 2) + tuple(range(3, w.ndim)) + (1,))
+    columns = xp.reshape(columns, (groups, x.shape[-1], -1))
+    products = xp.reshape(xp.matmul(rows, columns),
+                          (groups, batch) + in_spatial + kernel + (w.shape[1],))
+    out = xp.zeros((groups, batch) + tuple(out_spatial) + (w.shape[1],), dtype=x.dtype,
+                   device=x.device)
+    placements = [[_tap_placement(n, m, k, s, ld, rd, lo) for k in range(size)]
+                  for n, m, size, s, ld, rd, (lo, _) in zip(
+                      in_spatial, out_spatial, kernel, params["window_strides"],
+                      params["lhs_dilation"], params["rhs_dilation"], params["padding"])]
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        where = [placements[d][k] for d, k in enumerate(tap)]
+        if any(p is None for p in where):
+            continue          # this tap meets no input element
+        inputs = (slice(None), slice(None)) + tuple(q for q, _ in where) + tap
+        outputs = (slice(None), slice(None)) + tuple(p for _, p in where)
+        out[outputs] = out[outputs] + products[inputs]
+    return out
+
+
+_conv_impl.prefer_fallback = True  # type: ignore[attr-defined]
 
 
 def _groups_first(x: np.ndarray, batch_groups: bool, groups: int) -> np.ndarray:

@@ -352,8 +352,29 @@ def neg(x: Any) -> Any:
     return neg_p.bind(x)
 
 
+def _one_tangent_passes_through(prim: Primitive, negate_second: bool) -> None:
+    """``x + y`` and ``x - y`` with one tangent a symbolic Zero: the output's tangent
+    is the other one (negated for the second operand of ``sub``), not a sum with
+    materialised zeros."""
+    linear_jvp = prim.jvp
+
+    def jvp(primals: Any, tangents: Any, **params: Any) -> Any:
+        tx, ty = tangents
+        if (type(tx) is Zero) == (type(ty) is Zero):
+            return linear_jvp(primals, tangents, **params)
+        out = prim.bind(*primals, **params)
+        t = tx if type(ty) is Zero else ty
+        t_aval, out_aval = get_aval(t), get_aval(out)
+        if t_aval.shape != out_aval.shape or t_aval.dtype != out_aval.dtype:
+            return out, prim.bind(*[instantiate_zeros(u) for u in tangents], **params)
+        return out, neg(t) if negate_second and t is ty else t
+
+    prim.jvp = jvp
+
+
 add_p = nary("add", np.add, NUMBER, ufunc_kinds=NUMBER)
 deflinear(add_p, lambda ct, x, y: [ct, ct])
+_one_tangent_passes_through(add_p, negate_second=False)
 
 
 def add(x: Any, y: Any) -> Any:
@@ -363,6 +384,7 @@ def add(x: Any, y: Any) -> Any:
 
 sub_p = nary("sub", np.subtract, NUMBER, ufunc_kinds=NUMBER)
 deflinear(sub_p, lambda ct, x, y: [ct, neg(ct)])
+_one_tangent_passes_through(sub_p, negate_second=True)
 
 
 def sub(x: Any, y: Any) -> Any:

@@ -115,13 +115,27 @@ _NUMPY_TRANSFORMS = {FftType.FFT: np.fft.fftn, FftType.IFFT: np.fft.ifftn,
                      FftType.RFFT: np.fft.rfftn, FftType.IRFFT: np.fft.irfftn}
 
 
-def _fft_impl(x: Any, *, fft_type: FftType, fft_lengths: tuple[int, ...]) -> np.ndarray:
-    x = np.asarray(x)
+#: the Array API's names of the four kinds (its ``fft`` extension, which CuPy (cuFFT),
+#: PyTorch and Dask implement)
+_ARRAY_API_TRANSFORMS = {FftType.FFT: "fftn", FftType.IFFT: "ifftn", FftType.RFFT: "rfftn",
+                         FftType.IRFFT: "irfftn"}
+
+
+def _fft_impl(x: Any, *, fft_type: FftType, fft_lengths: tuple[int, ...], xp: Any = np
+              ) -> np.ndarray:
     axes = tuple(range(x.ndim - len(fft_lengths), x.ndim))
-    transform = _NUMPY_TRANSFORMS[fft_type]
+    if xp is np:
+        x = np.asarray(x)
+        transform = _NUMPY_TRANSFORMS[fft_type]
+    else:
+        transform = getattr(xp.fft, _ARRAY_API_TRANSFORMS[fft_type])
     if fft_type == FftType.IRFFT:  # the output lengths: the input holds half the last one
         return transform(x, s=fft_lengths, axes=axes)
     return transform(x, axes=axes)
+
+
+# Dask's transforms take axes held in one chunk: it runs NumPy's as one task instead
+_fft_impl.prefer_fallback = True  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------ transpose

@@ -149,11 +149,33 @@ def _gather_aval(operand, indices, *, axes):
     return ShapedArray(batch + rest, operand.dtype)
 
 
-def _gather_impl(operand, indices, *, axes):
+def _gather_impl(operand, indices, *, axes, xp=np):
+    if xp is not np:
+        return _gather_array_api(xp, operand, indices, axes)
     operand = np.asarray(operand)
     columns = _index_columns(indices, operand.shape, axes, "gather")
     leading = np.moveaxis(operand, axes, tuple(range(len(axes))))
     return leading[columns]
+
+
+def _gather_array_api(xp: Any, operand: Any, indices: Any, axes: Sequence[int]) -> Any:
+    """_gather_impl with another library's arrays: integer-array indexing of the
+    addressed axes, moved to the front. Checking the bounds reads one bool back from
+    the device: out-of-range positions get the IndexError NumPy's path gives, not a
+    device assertion. (Dask runs the NumPy implementation: ``prefer_fallback``.)"""
+    columns = []
+    for j, axis in enumerate(axes):
+        column = xp.astype(indices[..., j], xp.int64)
+        size = operand.shape[axis]
+        if bool(xp.any((column < -size) | (column >= size))):
+            raise IndexError(f"gather: an index is out of bounds for axis {axis} of size "
+                             f"{size} (valid: {-size} to {size - 1})")
+        columns.append(xp.where(column < 0, column + size, column))
+    rest = tuple(a for a in range(operand.ndim) if a not in axes)
+    return xp.permute_dims(operand, tuple(axes) + rest)[tuple(columns)]
+
+
+_gather_impl.prefer_fallback = True  # type: ignore[attr-defined]
 
 
 def _gather_transpose(ct, operand, indices, *, axes):

@@ -248,6 +248,72 @@ def _hermitian_part(x: np.ndarray) -> np.ndarray:
     return out
 
 
+# ------------------------------------------------------------------ Array API helpers (impls)
+# The implementations on another array library (functrans.core.backend): the Array API's
+# linalg extension (cholesky, qr, eigh, svd, solve), which CuPy (cuSOLVER) and PyTorch
+# implement for stacks of matrices. What it lacks (LAPACK's triangular routines, LU,
+# the general eigensolver) comes from each library's own rule (backend_torch.py,
+# backend_cupy.py) or is built here from what it has: a triangular solve is a general
+# solve of the explicit triangle. Marked ``prefer_fallback``: Dask, whose linalg takes
+# single matrices in one chunk, runs the NumPy implementation as one task instead.
+
+def _xp_triangle_mask(xp: Any, x: Any, lower: bool, k: int = 0) -> Any:
+    """Where the lower (upper) triangle of `x`'s last two axes is, from diagonal `k`."""
+    m, n = x.shape[-2:]
+    rows = xp.reshape(xp.arange(m, device=x.device), (m, 1))
+    columns = xp.reshape(xp.arange(n, device=x.device), (1, n))
+    return rows + k >= columns if lower else rows + k <= columns
+
+
+def _xp_tril(xp: Any, x: Any, lower: bool, k: int = 0) -> Any:
+    return xp.where(_xp_triangle_mask(xp, x, lower, k), x, xp.zeros_like(x))
+
+
+def _xp_explicit_op(xp: Any, a: Any, lower: bool, transpose_a: bool, conjugate_a: bool,
+                    unit_diagonal: bool) -> Any:
+    """_explicit_op for another library's arrays: op(A), its other triangle zero."""
+    tri = _xp_tril(xp, a, lower)
+    if unit_diagonal:
+        diagonal = _xp_triangle_mask(xp, a, True) & _xp_triangle_mask(xp, a, False)
+        tri = xp.where(diagonal, xp.ones_like(a), tri)
+    if conjugate_a:
+        tri = xp.conj(tri)
+    return xp.matrix_transpose(tri) if transpose_a else tri
+
+
+def _xp_solve(xp: Any, t: Any, b: Any, left_side: bool) -> Any:
+    """t^-1 b, or b t^-1 (as (t^T)^-1 b^T, transposed back)."""
+    if left_side:
+        return xp.linalg.solve(t, b)
+    return xp.matrix_transpose(xp.linalg.solve(xp.matrix_transpose(t),
+                                               xp.matrix_transpose(b)))
+
+
+def _xp_hermitian_from_triangle(xp: Any, x: Any, lower: bool) -> Any:
+    """The Hermitian matrix whose lower (upper) triangle is that of `x` (its diagonal's
+    real part): what LAPACK's symmetric routines read, for libraries whose routines may
+    read either triangle."""
+    strict = _xp_tril(xp, x, lower, -1 if lower else 1)
+    diagonal = _xp_diagonal_part(xp, x)
+    if _xp_is_complex(xp, x):
+        diagonal = xp.astype(xp.real(diagonal), x.dtype)
+    return strict + diagonal + xp.conj(xp.matrix_transpose(strict))
+
+
+def _xp_is_complex(xp: Any, x: Any) -> bool:
+    return xp.isdtype(x.dtype, "complex floating")
+
+
+def _xp_diagonal_part(xp: Any, x: Any) -> Any:
+    diagonal = _xp_triangle_mask(xp, x, True) & _xp_triangle_mask(xp, x, False)
+    return xp.where(diagonal, x, xp.zeros_like(x))
+
+
+def _prefers_fallback(impl: Callable[..., Any]) -> Callable[..., Any]:
+    impl.prefer_fallback = True  # type: ignore[attr-defined]
+    return impl
+
+
 # ------------------------------------------------------------------ lax-level helpers
 
 def _ndim(x: Any) -> int:
@@ -474,8 +540,13 @@ def _fold_batch(prim: Primitive) -> Callable[..., Any]:
 
 # --- triangular_matmul: op(A) B or B op(A), BLAS trmm
 
+@_prefers_fallback
 def _triangular_matmul_impl(a, b, *, left_side, lower, transpose_a, conjugate_a,
-                            unit_diagonal):
+                            unit_diagonal, xp=np):
+    if xp is not np:
+        conjugate_a = conjugate_a and _xp_is_complex(xp, a)
+        op_a = _xp_explicit_op(xp, a, lower, transpose_a, conjugate_a, unit_diagonal)
+        return xp.matmul(op_a, b) if left_side else xp.matmul(b, op_a)
     a, b = np.asarray(a), np.asarray(b)
     conjugate_a = conjugate_a and a.dtype.kind == "c"
     if a.ndim == 2:
@@ -561,8 +632,13 @@ def triangular_matmul(a: Any, b: Any, left_side: bool = False, lower: bool = Fal
 
 # --- triangular_solve: op(A)^-1 B or B op(A)^-1, BLAS trsm
 
+@_prefers_fallback
 def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, conjugate_a,
-                           unit_diagonal):
+                           unit_diagonal, xp=np):
+    if xp is not np:  # a general solve of the explicit triangle (see backend_torch)
+        conjugate_a = conjugate_a and _xp_is_complex(xp, a)
+        op_a = _xp_explicit_op(xp, a, lower, transpose_a, conjugate_a, unit_diagonal)
+        return _xp_solve(xp, op_a, b, left_side)
     a, b = np.asarray(a), np.asarray(b)
     return _triangular_solve_stack(a, b, left_side=left_side, lower=lower,
                                    transpose_a=transpose_a,
@@ -662,7 +738,15 @@ def _congruence_matrix(a: np.ndarray, x: np.ndarray, *, lower: bool, transpose_a
     return out
 
 
-def _congruence_impl(a, x, *, lower, transpose_a, conjugate_a):
+@_prefers_fallback
+def _congruence_impl(a, x, *, lower, transpose_a, conjugate_a, xp=np):
+    if xp is not np:  # M S M^H with M = op(A)^-1, by two solves
+        conjugate_a = conjugate_a and _xp_is_complex(xp, a)
+        op_a = _xp_explicit_op(xp, a, lower, transpose_a, conjugate_a, False)
+        s = (x + xp.conj(xp.matrix_transpose(x))) / 2
+        half = xp.linalg.solve(op_a, s)
+        whole = xp.linalg.solve(op_a, xp.conj(xp.matrix_transpose(half)))
+        return (whole + xp.conj(xp.matrix_transpose(whole))) / 2
     a, x = np.asarray(a), np.asarray(x)
     conjugate_a = conjugate_a and a.dtype.kind == "c"
     if a.ndim == 2:
@@ -737,7 +821,10 @@ def _cholesky_matrix(x: np.ndarray) -> np.ndarray:
     return c.T
 
 
-def _cholesky_impl(x):
+@_prefers_fallback
+def _cholesky_impl(x, *, xp=np):
+    if xp is not np:  # from the lower triangle alone, as LAPACK
+        return xp.linalg.cholesky(_xp_hermitian_from_triangle(xp, x, True))
     x = np.asarray(x)
     if x.ndim == 2:
         return _cholesky_matrix(x)
@@ -993,7 +1080,11 @@ def _qr_aval(x, *, full_matrices):
     return [ShapedArray(batch + (m, k), x.dtype), ShapedArray(batch + (k, n), x.dtype)]
 
 
-def _qr_impl(x, *, full_matrices):
+@_prefers_fallback
+def _qr_impl(x, *, full_matrices, xp=np):
+    if xp is not np:
+        q, r = xp.linalg.qr(x, mode="complete" if full_matrices else "reduced")
+        return [q, r]
     q, r = np.linalg.qr(np.asarray(x), mode="complete" if full_matrices else "reduced")
     return [q, r]
 
@@ -1069,7 +1160,11 @@ def _eigh_aval(x, *, lower, sort_eigenvalues):
     return [ShapedArray(x.shape, x.dtype), ShapedArray(x.shape[:-1], _real_dtype(x.dtype))]
 
 
-def _eigh_impl(x, *, lower, sort_eigenvalues):
+@_prefers_fallback
+def _eigh_impl(x, *, lower, sort_eigenvalues, xp=np):
+    if xp is not np:
+        w, v = xp.linalg.eigh(_xp_hermitian_from_triangle(xp, x, lower))
+        return [v, w]
     x = np.asarray(x)
 
     def compute(m: np.ndarray) -> list[np.ndarray]:
@@ -1133,7 +1228,13 @@ def _svd_aval(x, *, full_matrices, compute_uv):
             ShapedArray(batch + (v_rows, n), x.dtype)]
 
 
-def _svd_impl(x, *, full_matrices, compute_uv):
+@_prefers_fallback
+def _svd_impl(x, *, full_matrices, compute_uv, xp=np):
+    if xp is not np:
+        if not compute_uv:
+            return [xp.linalg.svdvals(x)]
+        u, s, vh = xp.linalg.svd(x, full_matrices=full_matrices)
+        return [s, u, vh]
     x = np.asarray(x)
     avals = _svd_aval(get_aval(x), full_matrices=full_matrices, compute_uv=compute_uv)
 

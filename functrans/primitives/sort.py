@@ -66,8 +66,18 @@ def _take_along_axis_aval(operand, indices, *, axis, unique_indices):
     return ShapedArray(indices.shape, operand.dtype)
 
 
-def _take_along_axis_impl(operand, indices, *, axis, unique_indices):
+def _take_along_axis_impl(operand, indices, *, axis, unique_indices, xp=np):
+    if xp is not np:
+        return _take_along_axis_array_api(xp, operand, indices, axis)
     return np.take_along_axis(np.asarray(operand), np.asarray(indices), axis)
+
+
+def _take_along_axis_array_api(xp: Any, operand: Any, indices: Any, axis: int) -> Any:
+    # int64 positions: what every library's gather takes (torch's only)
+    return xp.take_along_axis(operand, xp.astype(indices, xp.int64), axis=axis)
+
+
+_take_along_axis_impl.prefer_fallback = True  # type: ignore[attr-defined]
 
 
 def _take_along_axis_jvp(primals, tangents, *, axis, unique_indices):
@@ -198,12 +208,31 @@ def _sort_permutation(keys: Sequence[np.ndarray], axis: int) -> np.ndarray:
     return np.lexsort(tuple(reversed(keys)), axis=axis)  # lexsort's primary key is last
 
 
-def _sort_impl(*operands, dimension, is_stable, num_keys):
+def _sort_impl(*operands, dimension, is_stable, num_keys, xp=np):
+    if xp is not np:
+        return _sort_array_api(xp, operands, dimension, num_keys)
     operands = [np.asarray(op) for op in operands]
     if len(operands) == 1:
         return [np.sort(operands[0], axis=dimension, kind="stable")]
     perm = _sort_permutation(operands[:num_keys], dimension)
     return [np.take_along_axis(op, perm, dimension) for op in operands]
+
+
+def _sort_array_api(xp: Any, operands: Sequence[Any], axis: int, num_keys: int) -> list:
+    """_sort_impl with Array API calls: a lexicographic sort by stable argsorts, from
+    the last key to the first (each pass keeps the order of the ones before on ties)."""
+    if len(operands) == 1:
+        return [xp.sort(operands[0], axis=axis, stable=True)]
+    keys = operands[:num_keys]
+    perm = xp.argsort(keys[-1], axis=axis, stable=True)
+    for key in reversed(keys[:-1]):
+        in_order = xp.take_along_axis(key, perm, axis=axis)
+        perm = xp.take_along_axis(perm, xp.argsort(in_order, axis=axis, stable=True),
+                                  axis=axis)
+    return [xp.take_along_axis(op, perm, axis=axis) for op in operands]
+
+
+_sort_impl.prefer_fallback = True  # type: ignore[attr-defined]
 
 
 def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
@@ -297,7 +326,9 @@ def _top_k_aval(operand, *, k):
     return [ShapedArray(shape, operand.dtype), ShapedArray(shape, np.int32)]
 
 
-def _top_k_impl(operand, *, k):
+def _top_k_impl(operand, *, k, xp=np):
+    if xp is not np:
+        return _top_k_array_api(xp, operand, k)
     operand = np.asarray(operand)
     n = operand.shape[-1]
     # a stable ascending sort of the reversed row, read backwards, gives the values in
@@ -305,6 +336,18 @@ def _top_k_impl(operand, *, k):
     order = np.argsort(operand[..., ::-1], axis=-1, kind="stable")[..., ::-1][..., :k]
     indices = (n - 1 - order).astype(np.int32)
     return [np.take_along_axis(operand, indices, -1), indices]
+
+
+def _top_k_array_api(xp: Any, operand: Any, k: int) -> list:
+    """_top_k_impl with Array API calls (reversal by flip: no negative strides)."""
+    n = operand.shape[-1]
+    order = xp.argsort(xp.flip(operand, axis=-1), axis=-1, stable=True)
+    order = xp.flip(order, axis=-1)[..., :k]
+    indices = (n - 1) - order
+    return [xp.take_along_axis(operand, indices, axis=-1), xp.astype(indices, xp.int32)]
+
+
+_top_k_impl.prefer_fallback = True  # type: ignore[attr-defined]
 
 
 def _top_k_jvp(primals, tangents, *, k):

@@ -57,7 +57,7 @@ def _check_holomorphic(tree: Any, fname: str, what: str, holomorphic: bool,
     need holomorphic=True, and holomorphic=True needs them complex."""
     for leaf in tree_flatten(tree)[0]:
         dt = get_aval(leaf).dtype
-        is_complex = np.issubdtype(dt, np.complexfloating)
+        is_complex = dt.kind == "c"
         if holomorphic and not is_complex:
             raise TypeError(f"{what} of {fname} with holomorphic=True requires complex "
                             f"{side}, got dtype {dt}; cast with .astype(complex)")
@@ -82,7 +82,8 @@ def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
     The result has the output's structure at the top, the input's below it, and
     each leaf has shape ``out_shape + in_shape``. Complex inputs and outputs need
-    `holomorphic` (and then give the complex derivative), as in JAX.
+    `holomorphic` (and then give the complex derivative), as in JAX. A one-element
+    input (a scalar) needs a single jvp, which runs without the vmap.
     """
     name = fun_name(fun)
 
@@ -99,12 +100,12 @@ def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
                 return t, aux
             return jvp(f1, (x,), (tangent,))[1]
 
-        basis = _std_basis(x)
         if _one_element(x):  # one basis vector: a single jvp, no vmap over it
-            pushed = push(tree_map(_only_row, basis))
+            pushed = push(_only_basis_vector(x))
             jac_t, aux = pushed if has_aux else (pushed, None)
             unstack = _column_of_single_input
         else:
+            basis = _std_basis(x)
             if has_aux:
                 jac_t, aux = vmap(push, out_axes=(-1, None))(basis)
             else:
@@ -143,9 +144,12 @@ def _one_element(tree: Any) -> bool:
     return len(leaves) == 1 and math.prod(get_aval(leaves[0]).shape) == 1
 
 
-def _only_row(basis_leaf: np.ndarray) -> np.ndarray:
-    """The one vector of a one-element basis (what vmap would hand its function)."""
-    return basis_leaf[0]
+def _only_basis_vector(tree: Any) -> Any:
+    """The one vector of the standard basis of a one-element `tree`: a one of its
+    leaf's shape and dtype (what vmap over `_std_basis(tree)` would hand over)."""
+    (leaf,), treedef = tree_flatten(tree)
+    aval = get_aval(leaf)
+    return tree_unflatten(treedef, [np.ones(aval.shape, aval.dtype)])
 
 
 def _column_of_single_input(leaf: Any, x: Any) -> Any:
@@ -189,7 +193,9 @@ def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
            ) -> Callable[..., Any]:
     """Jacobian by reverse mode (vmap of vjp over the output basis), as ``jax.jacrev``.
     Complex outputs need `holomorphic` (which needs complex inputs too), as in JAX.
-    With `allow_int`, integer inputs are accepted and get ``float0`` Jacobians."""
+    With `allow_int`, integer inputs are accepted and get ``float0`` Jacobians. A
+    one-element output (a scalar function, the inner Jacobian of every `hessian`)
+    needs a single vjp, which runs without the vmap."""
     name = fun_name(fun)
 
     def jac(*args: Any, **kwargs: Any) -> Any:
@@ -205,11 +211,10 @@ def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         else:
             out, f_vjp = vjp(f1, x)
         _check_holomorphic(out, name, "jacrev", holomorphic, "outputs")
-        basis = _std_basis(out)
         if _one_element(out):  # a scalar function: one pullback, no vmap over the basis
-            jac_tree = _single_row(f_vjp(tree_map(_only_row, basis))[0], out)
+            jac_tree = _single_row(f_vjp(_only_basis_vector(out))[0], out)
         else:
-            cts = vmap(lambda ct: f_vjp(ct)[0])(basis)
+            cts = vmap(lambda ct: f_vjp(ct)[0])(_std_basis(out))
             per_out = tree_map(lambda leaf: _unstack_first(leaf, out), cts)
             jac_tree = tree_transpose(tree_structure(x), tree_structure(out), per_out)
         jac_tree = tree_map(to_output, jac_tree)

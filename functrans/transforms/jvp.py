@@ -112,8 +112,13 @@ def jvp_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any],
     """JVP of a function of flat arrays; tangents may be symbolic Zeros."""
     trace = JVPTrace(core_trace.get_current_trace())
     in_tracers = [trace.wrap(p, t) for p, t in zip(primals, tangents)]
-    with core_trace.new_trace(trace), np.errstate(all="ignore"):
-        outs = f(*in_tracers)
+    token = core_trace.set_current_trace(trace)  # core_trace.new_trace, without a generator
+    try:
+        with np.errstate(all="ignore"):
+            outs = f(*in_tracers)
+    finally:
+        core_trace.reset_current_trace(token)
+        trace.alive = False
     out_primals, out_tangents = [], []
     for o in outs:
         p, t = trace.to_primal_tangent(o)

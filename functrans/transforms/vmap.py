@@ -32,7 +32,7 @@ from functrans.primitives.rules import move_bdim
 from functrans.transforms.api_util import (
     FlatFun,
     argument_name,
-    check_leaf,
+    flatten_args,
     fun_name,
     output_name,
     outputs,
@@ -246,8 +246,13 @@ def vmap_flat(f: Callable[..., Sequence[Any]], args: Sequence[Any],
     parent = core_trace.get_current_trace()
     trace = BatchTrace(parent, axis_size, axis_name)
     tracers = [trace.wrap(x, d) for x, d in zip(args, in_dims)]
-    with core_trace.new_trace(trace), np.errstate(all="ignore"):
-        outs = f(*tracers)
+    token = core_trace.set_current_trace(trace)  # core_trace.new_trace, without a generator
+    try:
+        with np.errstate(all="ignore"):
+            outs = f(*tracers)
+    finally:
+        core_trace.reset_current_trace(token)
+        trace.alive = False
     vals_dims = [trace.to_val_dim(o) for o in outs]
     vals, dims = [v for v, _ in vals_dims], [d for _, d in vals_dims]
     if callable(out_dims):
@@ -340,9 +345,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
     _check_axis_name(axis_name, name)
 
     def batched(*args: Any, **kwargs: Any) -> Any:
-        flat, in_tree = tree_flatten((args, kwargs))
-        for x in flat:
-            check_leaf(x, f"vmap of {name}", "an argument")
+        flat, in_tree = flatten_args(args, kwargs, f"vmap of {name}")
         if isinstance(in_axes, tuple) and len(in_axes) != len(args):
             raise ValueError(f"vmap of {name}: in_axes has {len(in_axes)} entries but the "
                              f"function was called with {len(args)} positional arguments")
