@@ -16,6 +16,7 @@ calls NumPy directly, one line per equation.
 from __future__ import annotations
 
 import keyword
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -141,6 +142,9 @@ def _broadcast_in_dim(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | Non
         for size, d in zip(in_shape, dims):
             expanded[d] = size
         x = f"{ns}.reshape({x}, {tuple(expanded)})" if in_shape else x
+    if ns == "np" and 0 < math.prod(shape) <= st.FILL_BROADCASTS_UP_TO:
+        dtype = _dtype_name(em, eqn.outvars[0].aval.dtype)
+        return f"{em.glob(st.fill_broadcast, 'fill_broadcast')}({x}, {shape}, {dtype})"
     return f"{ns}.broadcast_to({x}, {shape})"
 
 

@@ -95,6 +95,19 @@ def _scalar_like(value: Any, dtype: np.dtype) -> Any:
 
 # ------------------------------------------------------------------ broadcast_in_dim
 
+#: a NumPy broadcast of at most this many elements is filled into a new array: that
+#: costs less than np.broadcast_to's read-only view (~2.5 µs of Python) and gives a
+#: buffer later operations may write into
+FILL_BROADCASTS_UP_TO = 4096
+
+
+def fill_broadcast(x: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """`x` (of a shape broadcastable to `shape`) broadcast into a new array."""
+    out = np.empty(shape, dtype)
+    out[...] = x
+    return out
+
+
 def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions, xp=np):
     x = xp.asarray(x)
     if x.ndim != len(shape):
@@ -102,7 +115,16 @@ def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions, xp=np):
         for size, dim in zip(x.shape, broadcast_dimensions):
             expanded[dim] = size
         x = xp.reshape(x, tuple(expanded))
+    if xp is np and 0 < _size(shape) <= FILL_BROADCASTS_UP_TO:
+        return fill_broadcast(x, shape, x.dtype)
     return xp.broadcast_to(x, shape)
+
+
+def _size(shape: Sequence[int]) -> int:
+    size = 1
+    for n in shape:
+        size *= n
+    return size
 
 
 def _broadcast_in_dim_aval(x, *, shape, broadcast_dimensions):

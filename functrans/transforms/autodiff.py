@@ -94,7 +94,11 @@ def _instantiate_like(ct: Any, primal_aval: ShapedArray, backend: Any = None) ->
     """`ct` as an array: zeros for a symbolic Zero, in the primal's array library."""
     if type(ct) is not Zero:
         return ct
-    zeros = instantiate_zeros(Zero(primal_aval.to_tangent_aval()))
+    aval = primal_aval.to_tangent_aval()
+    if core_trace.get_current_trace() is core_trace.eval_trace:
+        zeros = np.zeros(aval.shape, aval.dtype)  # a fresh array, not a broadcast
+    else:
+        zeros = instantiate_zeros(Zero(aval))
     if backend is None or zeros.dtype == dtypes.float0:
         return zeros
     return backend.from_numpy(zeros)
