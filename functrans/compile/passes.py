@@ -20,15 +20,16 @@ import numpy as np
 
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray
+from functrans.core.backend import is_numpy_value
 from functrans.core.ir import (
-                              Atom,
-                              ClosedJaxpr,
-                              Jaxpr,
-                              JaxprEqn,
-                              Literal,
-                              Var,
-                              dce_jaxpr,
-                              has_side_effects,
+    Atom,
+    ClosedJaxpr,
+    Jaxpr,
+    JaxprEqn,
+    Literal,
+    Var,
+    dce_jaxpr,
+    has_side_effects,
 )
 from functrans.primitives import elementwise as ew
 from functrans.primitives import reductions as red
@@ -246,8 +247,8 @@ def _fold_rule(eqn: JaxprEqn, ctx: _Context) -> list[Atom] | None:
     if not eqn.invars or _has_subjaxpr(eqn.params) or eqn.primitive.has_side_effect:
         return None  # a side effect happens when the program runs, not when it compiles
     values = [ctx.value(a) for a in eqn.invars]
-    if any(v is None for v in values):
-        return None
+    if any(v is None or not is_numpy_value(v) for v in values):
+        return None  # unknown, or another library's constant: its impl is not NumPy's
     # no new constant larger than the largest operand (or than FOLD_LIMIT)
     limit = max([FOLD_LIMIT] + [np.size(v) for v in values])
     if any(int(np.prod(v.aval.shape, dtype=np.int64)) > limit for v in eqn.outvars):
