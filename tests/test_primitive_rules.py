@@ -584,9 +584,6 @@ def test_backend(row: Row, dtype: Any, library: str) -> None:
 @pytest.mark.parametrize("row, dtype", _params(
     lambda row, dtype: row.backends and _differentiable(row, dtype)))
 def test_backend_reverse_mode(row: Row, dtype: Any, library: str) -> None:
-    if library == "dask" and row.name == "eig_left_vectors":
-        pytest.xfail("Dask's one-block fallback hands eig's left-vector rule a block of "
-                     "the wrong shape (not yet found)")
     check_backend(row, dtype, library, reverse=True)
 
 

@@ -28,9 +28,9 @@ def recordings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     seen: list[tuple[Any, ...]] = []
     original = tape.record
 
-    def spy(f: Any, primals: Any) -> Any:
+    def spy(f: Any, primals: Any, *avals: Any) -> Any:
         seen.append(tuple(primals))
-        return original(f, primals)
+        return original(f, primals, *avals)
 
     monkeypatch.setattr(tape, "record", spy)
     return seen

@@ -86,8 +86,9 @@ def get_aval(x: Any) -> ShapedArray:
     t = type(x)
     if t is np.ndarray or t in _numpy_scalar_types:
         return ShapedArray(x.shape, x.dtype)
-    if t in _python_scalar_types:  # before the look-up of .aval, which floats lack
-        return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=True)
+    aval = _python_scalar_avals.get(t)  # before the look-up of .aval, which floats lack
+    if aval is not None:
+        return aval
     aval = getattr(x, "aval", None)  # a tracer
     if aval is not None:
         return aval
@@ -100,6 +101,9 @@ def get_aval(x: Any) -> ShapedArray:
 
 
 _python_scalar_types = frozenset((bool, int, float, complex))
+#: a Python scalar's aval depends on its type alone (avals are never modified)
+_python_scalar_avals = {t: ShapedArray((), dtypes.python_scalar_dtype(t()), weak_type=True)
+                        for t in _python_scalar_types}
 #: the NumPy scalar types of the numeric dtypes, for a fast type test (others, such
 #: as np.str_, are found by isinstance)
 _numpy_scalar_types = frozenset(np.dtype(c).type for c in "?bBhHiIlLqQefdgFDG")

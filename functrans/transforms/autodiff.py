@@ -124,12 +124,15 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
     return (out, f_vjp, aux) if has_aux else (out, f_vjp)
 
 
-def _linearize(flat_fun: FlatFun, flat: list[Any], has_aux: bool
+def _linearize(flat_fun: FlatFun, flat: list[Any], has_aux: bool,
+               in_avals: list[ShapedArray] | None = None
                ) -> tuple[list[Any], PyTreeDef, LinearFunction, Any]:
     """Linearize (on the tape where it applies: see :mod:`tape`); with `has_aux`,
     split the (output, aux) pair and keep the linear map of the output only."""
-    record = tape.record if tape.applies(flat) else linearize_flat
-    out_primals, linear = record(flat_fun, flat)
+    if tape.applies(flat):
+        out_primals, linear = tape.record(flat_fun, flat, in_avals)
+    else:
+        out_primals, linear = linearize_flat(flat_fun, flat)
     out_tree = flat_fun.out_tree
     if not has_aux:
         return out_primals, out_tree, linear, None
@@ -158,10 +161,11 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         if holomorphic:
             _check_complex_inputs(flat, name)
         flat_fun = FlatFun(f_partial, in_tree, name)
-        out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
+        out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux, in_avals)
         aval = _check_scalar_output(out_primals, out_tree, name, holomorphic)
         cts = linear.transpose([_unit_cotangent(aval.dtype)], consume=True)
-        backends = _backends(flat) or [None] * len(flat)
+        # the tape takes NumPy values only; the general path any library's
+        backends = (type(linear) is not tape.Tape and _backends(flat)) or [None] * len(flat)
         value, *flat_grads = outputs([out_primals[0]] + [
             _instantiate_like(ct, a, b) for ct, a, b in zip(cts, in_avals, backends)], flat)
         grads, _ = unflatten_args(in_tree, flat_grads)

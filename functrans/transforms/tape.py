@@ -498,8 +498,9 @@ class Tape:
         if entries:
             if consume:
                 self.trace.entries = []
-            traced = (core_trace.get_current_trace() is not core_trace.eval_trace
-                      or any(isinstance(ct, Tracer) for ct in cts_out))
+            traced = core_trace.get_current_trace() is not core_trace.eval_trace
+            for ct in cts_out:
+                traced = traced or isinstance(ct, Tracer)
             quietly(_walk_backwards, (entries, cts, consume, traced))
         return [cts[i] if nz and i in cts else Zero(a.to_tangent_aval())
                 for i, (a, nz) in enumerate(zip(self.in_avals, self.in_nonzero))]
@@ -528,12 +529,14 @@ def _walk_backwards(entries: list[Any], cts: dict[int, Any], consume: bool,
                 cts[index] = ct
 
 
-def record(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
-           ) -> tuple[list[Any], Tape]:
-    """Evaluate `f` at `primals`, recording the tape of its reverse mode."""
+def record(f: Callable[..., Sequence[Any]], primals: Sequence[Any],
+           in_avals: list[ShapedArray] | None = None) -> tuple[list[Any], Tape]:
+    """Evaluate `f` at `primals` (whose avals the caller may know), recording the tape
+    of its reverse mode."""
     trace = TapeTrace(core_trace.get_current_trace())
     trace.num_values = len(primals)  # an input's index is its position
-    in_avals = [get_aval(p) for p in primals]
+    if in_avals is None:
+        in_avals = [get_aval(p) for p in primals]
     in_nonzero = [dtypes.is_float(a.dtype) for a in in_avals]
     in_tracers = [TapeTracer(trace, p, i, _operand_key(p, True), a) if nz else p
                   for i, (p, a, nz) in enumerate(zip(primals, in_avals, in_nonzero))]
