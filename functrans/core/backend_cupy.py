@@ -13,6 +13,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from functrans.core.backend_rules import (
+    SCIPY_SPECIAL_NAMES,
+    inverse_permutation,
+    reversible_cumulative,
+    special_rules,
+    wrapped_index,
+)
+
 NAME = "cupy"
 
 
@@ -20,13 +28,6 @@ def _cupyx_special() -> Any:
     # cupyx.scipy.special is a submodule CuPy does not import by itself; importing it
     # at functrans' import time would import CuPy (and look for CUDA) for every user
     return importlib.import_module("cupyx.scipy.special")
-
-
-def _special(name: str) -> Callable[..., Any]:
-    def rule(xp: Any, *operands: Any, **params: Any) -> Any:
-        return getattr(_cupyx_special(), name)(*operands)
-    rule.__name__ = f"cupyx_special_{name}"
-    return rule
 
 
 def _cbrt(xp: Any, x: Any) -> Any:
@@ -80,11 +81,7 @@ def _scatter(name: str, combine: str | None) -> Callable[..., Any]:
         columns = []
         for j, axis in enumerate(axes):
             column = indices[..., j].astype(cupy.int64)
-            size = operand.shape[axis]
-            if bool(((column < -size) | (column >= size)).any()):
-                raise IndexError(f"{name}: an index is out of bounds for axis {axis} of size "
-                                 f"{size} (valid: {-size} to {size - 1})")
-            columns.append(cupy.where(column < 0, column + size, column))
+            columns.append(wrapped_index(name, column, axis, operand.shape[axis], cupy.where))
         where = tuple(columns)
         if combine is None:  # the last write wins: the largest batch order per position
             position = cupy.ravel_multi_index(tuple(c.ravel() for c in columns),
@@ -97,26 +94,18 @@ def _scatter(name: str, combine: str | None) -> Callable[..., Any]:
             target[tuple(c.ravel()[kept] for c in columns)] = flat_updates[kept]
         else:
             getattr(_cupyx(), combine)(target, where, updates)
-        return cupy.transpose(target, tuple(int(i) for i in _inverse(tuple(axes) + rest)))
+        return cupy.transpose(target, tuple(inverse_permutation(tuple(axes) + rest)))
     rule.__name__ = f"cupyx_{name}"
     return rule
-
-
-def _inverse(permutation: tuple[int, ...]) -> list[int]:
-    inverse = [0] * len(permutation)
-    for i, a in enumerate(permutation):
-        inverse[a] = i
-    return inverse
 
 
 def _cumulative(name: str) -> Callable[..., Any]:
     """A cumulative sum or product along `axis`, from the end when `reverse`."""
     def rule(xp: Any, x: Any, *, axis: int, reverse: bool) -> Any:
         cupy = _cupy()
-        if reverse:
-            x = cupy.flip(x, axis)
-        out = getattr(cupy, name)(x, axis=axis, dtype=x.dtype)
-        return cupy.flip(out, axis) if reverse else out
+        return reversible_cumulative(
+            x, reverse, lambda a: cupy.flip(a, axis),
+            lambda a: getattr(cupy, name)(a, axis=axis, dtype=a.dtype))
     rule.__name__ = f"cupy_{name}"
     return rule
 
@@ -134,21 +123,8 @@ def _scatter_add_along_axis(xp: Any, updates: Any, indices: Any, *, axis: int,
 #: primitive name -> rule ``(xp, *operands, **params)``: scipy.special's function of the
 #: same meaning, from cupyx.scipy.special; CuPy's own where the Array API has none
 RULES: dict[str, Callable[..., Any]] = {
-    "erf": _special("erf"),
-    "erfc": _special("erfc"),
-    "erf_inv": _special("erfinv"),
-    "lgamma": _special("gammaln"),
-    "digamma": _special("digamma"),
-    "polygamma": _special("polygamma"),
-    "gamma": _special("gamma"),
-    "rgamma": _special("rgamma"),
-    "betaln": _special("betaln"),
-    "igamma": _special("gammainc"),
-    "igammac": _special("gammaincc"),
-    "bessel_i0e": _special("i0e"),
-    "bessel_i1e": _special("i1e"),
+    **special_rules(_cupyx_special, SCIPY_SPECIAL_NAMES, "cupyx_special"),
     "cbrt": _cbrt,
-    "logistic": _special("expit"),
     "complex": _complex,
     "lu": _lu,
     "scatter_add": _scatter("scatter_add", "scatter_add"),

@@ -12,6 +12,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from functrans.core.backend_rules import (
+    inverse_permutation,
+    reversible_cumulative,
+    special_rules,
+    wrapped_index,
+)
+
 NAME = "torch"
 
 
@@ -19,11 +26,8 @@ def _torch() -> Any:
     return sys.modules["torch"]  # imported: the operands are tensors
 
 
-def _special(name: str) -> Callable[..., Any]:
-    def rule(xp: Any, *operands: Any, **params: Any) -> Any:
-        return getattr(_torch().special, name)(*operands)
-    rule.__name__ = f"torch_special_{name}"
-    return rule
+def _torch_special() -> Any:
+    return _torch().special
 
 
 def _cbrt(xp: Any, x: Any) -> Any:
@@ -39,12 +43,11 @@ def _cumulative(name: str) -> Callable[..., Any]:
     """A cumulative reduction along `axis`, from the end when `reverse`."""
     def rule(xp: Any, x: Any, *, axis: int, reverse: bool) -> Any:
         torch = _torch()
-        if reverse:
-            x = torch.flip(x, (axis,))
-        out = getattr(torch, name)(x, axis)
-        if name in ("cummax", "cummin"):  # (values, indices)
-            out = out[0]
-        return torch.flip(out, (axis,)) if reverse else out
+
+        def cumulate(a: Any) -> Any:
+            out = getattr(torch, name)(a, axis)
+            return out[0] if name in ("cummax", "cummin") else out  # (values, indices)
+        return reversible_cumulative(x, reverse, lambda a: torch.flip(a, (axis,)), cumulate)
     rule.__name__ = f"torch_{name}"
     return rule
 
@@ -125,10 +128,7 @@ def _scatter(name: str, reduce: str) -> Callable[..., Any]:
             where = position.reshape((-1,) + (1,) * (flat.ndim - 1)).expand(
                 flat_updates.shape)
             flat.scatter_reduce_(0, where, flat_updates, reduce, include_self=True)
-        inverse = [0] * operand.ndim
-        for i, a in enumerate(tuple(axes) + rest):
-            inverse[a] = i
-        return flat.reshape(target.shape).permute(inverse)
+        return flat.reshape(target.shape).permute(inverse_permutation(tuple(axes) + rest))
     rule.__name__ = f"torch_{name}"
     return rule
 
@@ -140,24 +140,14 @@ def _flat_positions(torch: Any, name: str, indices: Any, shape: tuple[int, ...],
     position = torch.zeros(indices.shape[:-1], dtype=torch.int64, device=indices.device)
     for j, size in enumerate(shape):
         column = indices[..., j].to(torch.int64)
-        if bool(((column < -size) | (column >= size)).any()):
-            raise IndexError(f"{name}: an index is out of bounds for axis {axes[j]} of size "
-                             f"{size} (valid: {-size} to {size - 1})")
-        position = position * size + torch.where(column < 0, column + size, column)
+        position = position * size + wrapped_index(name, column, axes[j], size, torch.where)
     return position.reshape(-1)
 
 
 #: primitive name -> rule ``(xp, *operands, **params)``
 RULES: dict[str, Callable[..., Any]] = {
-    "erf": _special("erf"),
-    "erfc": _special("erfc"),
-    "erf_inv": _special("erfinv"),
-    "lgamma": _special("gammaln"),
-    "digamma": _special("digamma"),
-    "igamma": _special("gammainc"),
-    "igammac": _special("gammaincc"),
-    "bessel_i0e": _special("i0e"),
-    "bessel_i1e": _special("i1e"),
+    **special_rules(_torch_special, ("erf", "erfc", "erf_inv", "lgamma", "digamma", "igamma",
+                                     "igammac", "bessel_i0e", "bessel_i1e"), "torch_special"),
     "cbrt": _cbrt,
     "logistic": _logistic,
     "cumsum": _cumulative("cumsum"),

@@ -41,7 +41,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -399,16 +399,7 @@ def _conv_by_scatter_array_api(x: Any, w: Any, out_spatial: tuple[int, ...], par
                           (groups, batch) + in_spatial + kernel + (w.shape[1],))
     out = xp.zeros((groups, batch) + tuple(out_spatial) + (w.shape[1],), dtype=x.dtype,
                    device=x.device)
-    placements = [[_tap_placement(n, m, k, s, ld, rd, lo) for k in range(size)]
-                  for n, m, size, s, ld, rd, (lo, _) in zip(
-                      in_spatial, out_spatial, kernel, params["window_strides"],
-                      params["lhs_dilation"], params["rhs_dilation"], params["padding"])]
-    for tap in itertools.product(*(range(k) for k in kernel)):
-        where = [placements[d][k] for d, k in enumerate(tap)]
-        if any(p is None for p in where):
-            continue          # this tap meets no input element
-        inputs = (slice(None), slice(None)) + tuple(q for q, _ in where) + tap
-        outputs = (slice(None), slice(None)) + tuple(p for _, p in where)
+    for inputs, outputs in _tap_blocks(in_spatial, out_spatial, kernel, params):
         out[outputs] = out[outputs] + products[inputs]
     return out
 
@@ -494,19 +485,28 @@ def _conv_by_scatter(x: np.ndarray, w: np.ndarray, out_spatial: tuple[int, ...],
     products = np.matmul(rows, columns).reshape((groups, batch) + in_spatial + kernel
                                                 + (w.shape[1],))
     out = np.zeros((groups, batch) + tuple(out_spatial) + (w.shape[1],), x.dtype)
+    for inputs, outputs in _tap_blocks(in_spatial, out_spatial, kernel, params):
+        out[outputs] += products[inputs]
+    return out
+
+
+def _tap_blocks(in_spatial: tuple[int, ...], out_spatial: tuple[int, ...],
+                kernel: tuple[int, ...], params: dict
+                ) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """For each kernel tap that meets input elements, where its products are in the
+    scatter's (G, N', in spatial..., kernel..., O') array and where they add in its
+    (G, N', out spatial..., O') output, as two index tuples."""
     placements = [[_tap_placement(n, m, k, s, ld, rd, lo) for k in range(size)]
                   for n, m, size, s, ld, rd, (lo, _) in zip(
                       in_spatial, out_spatial, kernel, params["window_strides"],
                       params["lhs_dilation"], params["rhs_dilation"], params["padding"])]
+    groups_and_batch = (slice(None), slice(None))
     for tap in itertools.product(*(range(k) for k in kernel)):
         where = [placements[d][k] for d, k in enumerate(tap)]
         if any(p is None for p in where):
             continue          # this tap meets no input element
-        inputs = tuple(q for q, _ in where)
-        outputs = tuple(p for _, p in where)
-        out[(slice(None), slice(None)) + outputs] += \
-            products[(slice(None), slice(None)) + inputs + tap]
-    return out
+        yield (groups_and_batch + tuple(q for q, _ in where) + tap,
+               groups_and_batch + tuple(p for _, p in where))
 
 
 def _tap_placement(size: int, out_size: int, tap: int, stride: int, lhs_dilation: int,

@@ -446,41 +446,42 @@ def _pad_aval(x, padding_value, *, padding_config):
     return ShapedArray(tuple(shape), x.dtype)
 
 
-def _pad_impl(x, padding_value, *, padding_config, xp=np):
-    if xp is not np:
-        return _pad_array_api(x, padding_value, padding_config, xp)
-    x = np.asarray(x)
-    # pad with the non-negative lo/hi first, then crop the negative ones
+def _pad_layout(shape: tuple[int, ...], padding_config: Any
+                ) -> tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]:
+    """How pad builds its result: pad with the non-negative lo/hi first, then crop the
+    negative ones. The shape of that first, fully padded array, where the operand
+    goes in it (strided by the interior padding) and the crop taken of it."""
     full_shape, placement, crop = [], [], []
-    for n, (lo, hi, interior) in zip(x.shape, padding_config, strict=True):
+    for n, (lo, hi, interior) in zip(shape, padding_config, strict=True):
         lo_pos = max(lo, 0)
         total = _padded_size(n, lo_pos, max(hi, 0), interior)
         full_shape.append(total)
         placement.append(_pyslice(lo_pos, lo_pos + _padded_size(n, 0, 0, interior),
                                   interior + 1))
         crop.append(_pyslice(max(-lo, 0), total - max(-hi, 0)))
+    return tuple(full_shape), tuple(placement), tuple(crop)
+
+
+def _pad_impl(x, padding_value, *, padding_config, xp=np):
+    if xp is not np:
+        return _pad_array_api(x, padding_value, padding_config, xp)
+    x = np.asarray(x)
+    full_shape, placement, crop = _pad_layout(x.shape, padding_config)
     out = np.full(full_shape, padding_value, dtype=x.dtype)
-    out[tuple(placement)] = x
-    return out[tuple(crop)]
+    out[placement] = x
+    return out[crop]
 
 
 def _pad_array_api(x: Any, padding_value: Any, padding_config: Any, xp: Any) -> Any:
     """_pad_impl with another library's arrays (no ``full`` of an array value):
     interior padding by assignment into a strided view, negative padding by a crop."""
-    full_shape, placement, crop = [], [], []
-    for n, (lo, hi, interior) in zip(x.shape, padding_config, strict=True):
-        lo_pos = max(lo, 0)
-        total = _padded_size(n, lo_pos, max(hi, 0), interior)
-        full_shape.append(total)
-        placement.append(_pyslice(lo_pos, lo_pos + _padded_size(n, 0, 0, interior),
-                                  interior + 1))
-        crop.append(_pyslice(max(-lo, 0), total - max(-hi, 0)))
+    full_shape, placement, crop = _pad_layout(x.shape, padding_config)
     filled = xp.broadcast_to(xp.reshape(padding_value, (1,) * len(full_shape)),
-                             tuple(full_shape))
+                             full_shape)
     out = xp.asarray(filled, copy=True)
     if all(n > 0 for n in x.shape):  # (Dask refuses to assign an empty block)
-        out[tuple(placement)] = x
-    return out[tuple(crop)]
+        out[placement] = x
+    return out[crop]
 
 
 def _pad_operand_cotangent(ct, padding_config):
