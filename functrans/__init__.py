@@ -19,6 +19,15 @@ from functrans import (  # noqa: E402  (numpy attaches the operators to tracers)
                               tree,
                               tree_util,
 )
+from functrans.api.devices import (
+    default_backend,
+    device_count,
+    device_get,
+    device_put,
+    devices,
+    local_device_count,
+    local_devices,
+)
 from functrans.api.jit import disable_jit, jit
 from functrans.config import config
 from functrans.core.ir import ClosedJaxpr, Jaxpr
@@ -55,6 +64,8 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "linear_transpos
            "Jaxpr",
            "random", "example_libraries", "tree", "flatten_util", "debug", "pure_callback",
            "block_until_ready", "closure_convert",
+           "devices", "local_devices", "device_count", "local_device_count",
+           "default_backend", "device_put", "device_get",
            "ClosedJaxpr", "float0",
            "ConcretizationTypeError", "TracerArrayConversionError", "TracerBoolConversionError",
            "TracerIntegerConversionError", "UnexpectedTracerError"]
