@@ -11,10 +11,11 @@ Both functions are derived, never written by hand: linearize the primitive's JVP
 rule at abstract operands (the known part is the forward function, the recorded
 linear part its tangent map) and transpose the linear part (the backward
 function). A derivation is made once per (primitive, parameters, operand avals,
-which operands are traced), kept in a bounded cache, and compiled to NumPy code
-from its second use on. So the JVP and transpose rules stay the only source of
-derivatives, and the per-primitive cost is one call of generated code forward and
-one backward.
+which operands are traced), kept in a bounded cache: a signature's first application
+takes the general path below, its second derives the rule (and interprets it), its
+third on runs the rule compiled to NumPy code. So the JVP and transpose rules stay
+the only source of derivatives, and the per-primitive cost is one call of generated
+code forward and one backward.
 
 A primitive whose derivation cannot be made from avals alone (a custom_jvp or
 custom_vjp call, whose rules run on the concrete values; parameters that cannot
@@ -144,9 +145,11 @@ def _operand_key(x: Any, traced: bool) -> Any:
         return (x.shape, x.dtype, traced)
     if t in (float, int, bool, complex):
         return (t, traced)  # a Python scalar: weakly typed
-    return _UNHASHABLE  # anything else: not worth a derivation of its own
+    return _UNHASHABLE  # anything else (another array type): no derivation of its own
 
 
+#: a key part that cannot be hashed: the signature then fails to hash, and the
+#: application takes the general path
 _UNHASHABLE: list[Any] = []
 
 
