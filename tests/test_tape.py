@@ -201,3 +201,11 @@ def test_a_vjp_function_of_a_tape_works_under_other_transformations() -> None:
                                    np.diag(f_vjp_by_hand(ones)), rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(ft.grad(lambda ct: fnp.sum(f_vjp(ct)[0] ** 2))(ones),
                                    2 * f_vjp_by_hand(ones) * f_vjp_by_hand(ones), rtol=1e-13)
+
+
+def test_jaxprs_of_new_jitted_closures_are_not_all_kept() -> None:
+    for k in range(tape._MAX_CALL_RULES + 20):
+        constant = np.full(3, float(k))
+        g = ft.grad(lambda x, c=constant: fnp.sum(ft.jit(lambda y: y * c)(x)))
+        np.testing.assert_array_equal(g(np.ones(3)), constant)
+    assert len(tape._call_rules) <= tape._MAX_CALL_RULES

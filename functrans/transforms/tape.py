@@ -116,7 +116,7 @@ class TapeTrace(Trace):
             return self.parent.process_primitive(primitive, tuple(operands), params)
         try:
             signature = tuple(key)
-            rule = _rules.get(signature, _UNSEEN)
+            rule = _cache_of(primitive, params).get(signature, _UNSEEN)
         except TypeError:  # unhashable parameters or operands
             signature = rule = None
         if type(rule) is not _DerivedRule:
@@ -156,7 +156,23 @@ _UNHASHABLE: list[Any] = []
 #: per application signature: its derived rule, None where none can be derived, or
 #: _SEEN_ONCE after its first application
 _rules: dict[Any, Any] = {}
+#: the same for higher-order primitives (jit, checkpoint, control flow), whose
+#: signatures hold their jaxprs and so the constants those close over: a smaller bound,
+#: so that a program making new jitted closures in a loop does not keep them all alive
+_call_rules: dict[Any, Any] = {}
+_MAX_CALL_RULES = 64
 _UNSEEN, _SEEN_ONCE = object(), object()
+#: per primitive: whether its parameters hold jaxprs
+_higher_order: dict[Any, bool] = {}
+
+
+def _cache_of(primitive: Any, params: dict) -> dict[Any, Any]:
+    higher_order = _higher_order.get(primitive)
+    if higher_order is None:
+        higher_order = _higher_order[primitive] = primitive.call_jaxpr_param is not None or any(
+            isinstance(item, (ClosedJaxpr, Jaxpr)) for value in params.values()
+            for item in (value if type(value) is tuple else (value,)))
+    return _call_rules if higher_order else _rules
 
 
 def _rule_for(rule: Any, signature: tuple | None, primitive: Any, params: dict,
@@ -171,12 +187,13 @@ def _rule_for(rule: Any, signature: tuple | None, primitive: Any, params: dict,
         return None
     if not _derivable(primitive, params):
         return None  # and not cached: a custom rule's parameters are new each call
+    cache = _cache_of(primitive, params)
     if rule is _UNSEEN:
-        if len(_rules) >= _MAX_RULES:
-            del _rules[next(iter(_rules))]
-        _rules[signature] = _SEEN_ONCE
+        if len(cache) >= (_MAX_RULES if cache is _rules else _MAX_CALL_RULES):
+            del cache[next(iter(cache))]
+        cache[signature] = _SEEN_ONCE
         return None
-    rule = _rules[signature] = _derive(primitive, params, operands, traced)
+    rule = cache[signature] = _derive(primitive, params, operands, traced)
     return rule
 
 
