@@ -17,14 +17,13 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from functrans.compile.chunked import ChunkedCode
 from functrans.compile.codegen import CompiledJaxpr, generate
 from functrans.compile.passes import optimize
 from functrans.core import trace as core_trace
 from functrans.core.backend import Backend, backend_of
 from functrans.core.ir import ClosedJaxpr, interpret_jaxpr
+from functrans.core.trace import quietly
 
 __all__ = ["compile_jaxpr", "compiled_if_cached", "evaluate_jaxpr", "run_compiled",
            "quietly"]
@@ -103,30 +102,3 @@ def _with_eval_trace(run: Callable[[Any, Sequence[Any]], list[Any]], closed: Any
         return quietly(lambda *a: run(closed, a), args)
     finally:
         core_trace.reset_current_trace(token)
-
-
-def _ignore_all_fp_errors() -> tuple[Any, Any]:
-    """NumPy's error state is a context variable; setting it to a prepared 'ignore
-    all' value directly costs a tenth of entering ``np.errstate``. The variable is
-    private to NumPy: where it is missing, ``quietly`` enters ``np.errstate``."""
-    try:
-        from numpy._core._ufunc_config import _extobj_contextvar as var
-    except ImportError:
-        return None, None
-    with np.errstate(all="ignore"):
-        return var, var.get()
-
-
-_errstate_var, _ignore_all = _ignore_all_fp_errors()
-
-
-def quietly(fn: Callable[..., list[Any]], args: Sequence[Any]) -> list[Any]:
-    """``fn(*args)`` with NumPy's floating-point warnings off."""
-    if _errstate_var is None:
-        with np.errstate(all="ignore"):
-            return fn(*args)
-    err_token = _errstate_var.set(_ignore_all)
-    try:
-        return fn(*args)
-    finally:
-        _errstate_var.reset(err_token)

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from functrans import dtypes
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
@@ -112,13 +110,7 @@ def jvp_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any],
     """JVP of a function of flat arrays; tangents may be symbolic Zeros."""
     trace = JVPTrace(core_trace.get_current_trace())
     in_tracers = [trace.wrap(p, t) for p, t in zip(primals, tangents)]
-    token = core_trace.set_current_trace(trace)  # core_trace.new_trace, without a generator
-    try:
-        with np.errstate(all="ignore"):
-            outs = f(*in_tracers)
-    finally:
-        core_trace.reset_current_trace(token)
-        trace.alive = False
+    outs = core_trace.run_in(trace, f, in_tracers)
     out_primals, out_tangents = [], []
     for o in outs:
         p, t = trace.to_primal_tangent(o)

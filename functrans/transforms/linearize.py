@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from functrans import dtypes
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
@@ -117,10 +115,9 @@ class LinearFunction:
         consts = self.jaxpr.consts
         if consume:
             self.jaxpr.consts = []
-        with np.errstate(all="ignore"):
-            cts_in = iter(backward_pass(self.jaxpr.jaxpr, consts,
-                                        [UndefinedPrimal(a) for a in nz_in_avals], nz_cts,
-                                        all_linear=True, consume=consume))
+        cts_in = iter(core_trace.quietly(backward_pass, (
+            self.jaxpr.jaxpr, consts, [UndefinedPrimal(a) for a in nz_in_avals], nz_cts,
+            True, consume)))
         return [next(cts_in) if nz else Zero(a)
                 for a, nz in zip(self.in_avals, self.in_nonzero)]
 
@@ -145,13 +142,11 @@ def linearize_flat(f: Callable[..., Sequence[Any]], primals: Sequence[Any]
     it = iter(tangents_in)
     in_tracers = [LinearizeTracer(trace, p, next(it)) if nz else p
                   for p, nz in zip(primals, in_nonzero)]
-    token = core_trace.set_current_trace(trace)
     try:
-        with np.errstate(all="ignore"), core_trace.gc_paused():  # see EvalTrace, gc_paused
-            outs = f(*in_tracers)
+        with core_trace.gc_paused():  # the linear jaxpr grows with the function
+            outs = core_trace.run_in(trace, f, in_tracers)
     finally:
-        core_trace.reset_current_trace(token)
-        trace.alive = tangent_trace.alive = False
+        tangent_trace.alive = False
     out_primals, out_tangents = [], []
     for o in outs:
         p, t = trace.to_primal_tangent(o)

@@ -35,7 +35,6 @@ import numpy as np
 from functrans import dtypes
 from functrans.compile.codegen import generate
 from functrans.compile.passes import optimize
-from functrans.compile.runtime import quietly
 from functrans.config import config
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
@@ -521,7 +520,7 @@ class Tape:
             traced = core_trace.get_current_trace() is not core_trace.eval_trace
             for ct in cts_out:
                 traced = traced or isinstance(ct, Tracer)
-            quietly(_walk_backwards, (entries, cts, consume, traced))
+            core_trace.quietly(_walk_backwards, (entries, cts, consume, traced))
         return [cts[i] if nz and i in cts else Zero(a.to_tangent_aval())
                 for i, (a, nz) in enumerate(zip(self.in_avals, self.in_nonzero))]
 
@@ -560,12 +559,9 @@ def record(f: Callable[..., Sequence[Any]], primals: Sequence[Any],
     in_nonzero = [dtypes.is_float(a.dtype) for a in in_avals]
     in_tracers = [TapeTracer(trace, p, i, _operand_key(p, True), a) if nz else p
                   for i, (p, a, nz) in enumerate(zip(primals, in_avals, in_nonzero))]
-    token = core_trace.set_current_trace(trace)
-    try:  # no gc_paused: a tape is a flat list, which full collections walk in linear
-        outs = quietly(f, in_tracers)  # total time (measured up to 20,000 entries)
-    finally:
-        core_trace.reset_current_trace(token)
-        trace.alive = False
+    # no gc_paused: a tape is a flat list, which full collections walk in linear total
+    # time (measured up to 20,000 entries)
+    outs = core_trace.run_in(trace, f, in_tracers)
     out_primals, out_indices = [], []
     for o in outs:
         if type(o) is TapeTracer and o._trace is trace:

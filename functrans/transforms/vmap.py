@@ -21,8 +21,6 @@ import weakref
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-import numpy as np
-
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.ir import ClosedJaxpr, Jaxpr
@@ -246,13 +244,7 @@ def vmap_flat(f: Callable[..., Sequence[Any]], args: Sequence[Any],
     parent = core_trace.get_current_trace()
     trace = BatchTrace(parent, axis_size, axis_name)
     tracers = [trace.wrap(x, d) for x, d in zip(args, in_dims)]
-    token = core_trace.set_current_trace(trace)  # core_trace.new_trace, without a generator
-    try:
-        with np.errstate(all="ignore"):
-            outs = f(*tracers)
-    finally:
-        core_trace.reset_current_trace(token)
-        trace.alive = False
+    outs = core_trace.run_in(trace, f, tracers)
     vals_dims = [trace.to_val_dim(o) for o in outs]
     vals, dims = [v for v, _ in vals_dims], [d for _, d in vals_dims]
     if callable(out_dims):
