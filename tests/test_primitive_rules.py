@@ -275,9 +275,23 @@ def reverse_mode(mode: str) -> Iterator[None]:
 
 def _vjp(case: Case, mode: str, *primals: Any) -> tuple[Any, Any]:
     with reverse_mode(mode):
-        if mode == "tape":
-            vjp(case.f, *primals)  # the second application of a signature derives its rule
-        return vjp(case.f, *primals)
+        if mode != "tape":
+            return vjp(case.f, *primals)
+        vjp(case.f, *primals)  # the second application of a signature derives its rule
+        out, f_vjp = vjp(case.f, *primals)
+
+    def f_vjp_walked_and_fused(cotangent: Any) -> Any:
+        """The tape's backward pass both ways: a structure's first transposition walks
+        the entries, a later one runs their fused backward function (when the
+        structure allows one): the two must agree, and the fused result is checked."""
+        walked = f_vjp(cotangent)
+        fused = f_vjp(cotangent)
+        tol = _rounding_tolerance(case.dtype)
+        assert_close(fused, walked, rtol=tol, atol=tol,
+                     what=f"{case.row.name} [{case.dtype}]: the tape's fused backward "
+                          "function (computed) vs its walk (expected)")
+        return fused
+    return out, f_vjp_walked_and_fused
 
 
 def check_vjp_vs_jvp(row: Row, dtype: Any, mode: str = "tape") -> None:

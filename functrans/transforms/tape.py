@@ -94,11 +94,43 @@ class TapeTrace(Trace):
         #: (rule, residuals, indices of the traced operands, indices of the traced outputs)
         self.entries: list[tuple[Any, tuple, list[int], list[int]]] = []
         self.num_values = 0
+        #: each entry's rule and traced operands, flat: with the outputs, what the
+        #: backward pass does, so a tape recorded again finds its fused backward
+        #: function (see :class:`_Plan`); None once a general-path entry makes the
+        #: tape one of a kind
+        self.structure: list[Any] | None = []
 
     def describe(self) -> str:
         return "grad"
 
     def process_primitive(self, primitive, args, params):
+        # Fast paths for the common unary and binary applications of a signature whose
+        # rule is derived: one lookup, then the rule. Anything else takes the loop below.
+        try:
+            pkey = tuple(params.items()) if params else ()
+            if len(args) == 1:
+                x = args[0]
+                if type(x) is TapeTracer and x._trace is self:
+                    rule = _rules.get((primitive, pkey, x.key))
+                    if type(rule) is _DerivedRule:
+                        return rule.record(self, (x.primal,), [x.index])
+            elif len(args) == 2:
+                x, y = args
+                if type(x) is TapeTracer and x._trace is self:
+                    if type(y) is TapeTracer and y._trace is self:
+                        rule = _rules.get((primitive, pkey, x.key, y.key))
+                        if type(rule) is _DerivedRule:
+                            return rule.record(self, (x.primal, y.primal), [x.index, y.index])
+                    elif type(y) in _CONSTANT_TYPES:
+                        rule = _rules.get((primitive, pkey, x.key, _operand_key(y, False)))
+                        if type(rule) is _DerivedRule:
+                            return rule.record(self, (x.primal, y), [x.index])
+                elif type(x) in _CONSTANT_TYPES and type(y) is TapeTracer and y._trace is self:
+                    rule = _rules.get((primitive, pkey, _operand_key(x, False), y.key))
+                    if type(rule) is _DerivedRule:
+                        return rule.record(self, (x, y.primal), [y.index])
+        except TypeError:  # unhashable parameters: the general path says so
+            pass
         operands, traced_in = [], []
         key = [primitive, tuple(params.items()) if params else ()]
         for x in args:
@@ -118,12 +150,20 @@ class TapeTrace(Trace):
             rule = _cache_of(primitive, params).get(signature, _UNSEEN)
         except TypeError:  # unhashable parameters or operands
             signature = rule = None
-        if type(rule) is not _DerivedRule:
-            traced = [type(x) is TapeTracer and x._trace is self for x in args]
-            rule = _rule_for(rule, signature, primitive, params, operands, traced)
-            if rule is None:
-                rule = _ConcreteRule(primitive, params, traced, self.parent)
+        if type(rule) is _DerivedRule:
+            return rule.record(self, operands, traced_in)
+        traced = [type(x) is TapeTracer and x._trace is self for x in args]
+        rule = _rule_for(rule, signature, primitive, params, operands, traced)
+        if rule is not None:
+            return rule.record(self, operands, traced_in)
+        rule = _ConcreteRule(primitive, params, traced, self.parent)
+        self.structure = None  # an entry of its own kind: the tape has no fused backward
         outs, residuals = rule.forward(operands)
+        return self.record_entry(rule, outs, residuals, traced_in)
+
+    def record_entry(self, rule: Any, outs: list[Any], residuals: tuple, traced_in: list[int]
+                     ) -> Any:
+        """Trace the outputs that have tangents; append the entry if there are any."""
         traced_out = []
         for k, aval, value_key in rule.traced_outputs:
             index = self.num_values
@@ -132,10 +172,18 @@ class TapeTrace(Trace):
             traced_out.append(index)
         if traced_out:
             self.entries.append((rule, residuals, traced_in, traced_out))
-        return outs if primitive.multiple_results else outs[0]
+            structure = self.structure
+            if structure is not None:
+                structure.append(rule)
+                structure += traced_in
+        return outs if rule.multiple_results else outs[0]
 
 
 # ---------------------------------------------------------------- rules
+
+
+#: constants the fast paths key by value type (see :func:`_operand_key`)
+_CONSTANT_TYPES = frozenset({np.ndarray, float, int, np.float64, np.float32})
 
 
 def _operand_key(x: Any, traced: bool) -> Any:
@@ -264,23 +312,39 @@ class _DerivedRule:
                                for k, (a, nz) in enumerate(zip(out_avals, linear.out_nonzero))
                                if nz]
         forward_jaxpr, self.recompute = _save_less(forward, self.num_outs)
-        self.residual_sources, jaxpr = _residual_sources(forward_jaxpr, self.num_outs)
-        self._forward = _Compiled(ClosedJaxpr(jaxpr, forward.consts), self.name + "_fwd")
-        n_in = len(avals)
-        self.residuals_follow_outputs = self.residual_sources == list(
-            range(n_in + self.num_outs, n_in + self.num_outs + len(self.residual_sources)))
+        self.residual_sources = _residual_sources(forward_jaxpr, self.num_outs)
+        # the forward function returns the outputs, then the residuals: an operand or
+        # output kept as a residual is returned as it is (no copy, no new array)
+        self._forward = _Compiled(ClosedJaxpr(dce_jaxpr(forward_jaxpr), forward.consts),
+                                  self.name + "_fwd")
         self.residual_avals = [v.aval for v in forward_jaxpr.outvars[self.num_outs:]]
+        # the common case, recorded without loops: one output, traced
+        self.multiple_results = primitive.multiple_results
+        self.one_output = not self.multiple_results and len(self.traced_outputs) == 1
+        _, self.out_aval, self.out_key = self.traced_outputs[0] if self.one_output else (
+            None, None, None)
         linear.jaxpr.consts = []  # tracers of the finished derivation: only their avals count
         self._backward: dict[tuple[bool, ...], _Backward] = {}
         self._backward_one: _Backward | None = None
 
     def forward(self, operands: list[Any]) -> tuple[list[Any], tuple]:
         computed = self._forward.fn(*operands)
-        num_outs = self.num_outs
-        if self.residuals_follow_outputs:
-            return computed[:num_outs], tuple(computed[num_outs:])
-        values = operands + computed
-        return computed[:num_outs], tuple([values[k] for k in self.residual_sources])
+        return computed[:self.num_outs], tuple(computed[self.num_outs:])
+
+    def record(self, trace: TapeTrace, operands: Sequence[Any], traced_in: list[int]) -> Any:
+        """Apply the forward function and append the tape entry; the output(s), traced."""
+        if not self.one_output:
+            outs, residuals = self.forward(list(operands))
+            return trace.record_entry(self, outs, residuals, traced_in)
+        computed = self._forward.fn(*operands)
+        index = trace.num_values
+        trace.num_values = index + 1
+        trace.entries.append((self, tuple(computed[1:]), traced_in, [index]))
+        structure = trace.structure
+        if structure is not None:
+            structure.append(self)
+            structure += traced_in
+        return TapeTracer(trace, computed[0], index, self.out_key, self.out_aval)
 
     def backward(self, residuals: tuple, cotangents: list[Any], traced: bool = False
                  ) -> list[Any]:
@@ -358,28 +422,19 @@ def _save_less(closed: ClosedJaxpr, num_outs: int) -> tuple[Jaxpr, ClosedJaxpr |
                                 [const_values[v] for v in constvars])
 
 
-def _residual_sources(jaxpr: Jaxpr, num_outs: int) -> tuple[list[int], Jaxpr]:
-    """Where each residual comes from, as an index into ``operands + computed``, and
-    the forward jaxpr computing only what is not an operand or an earlier value:
-    residuals that are operands or outputs (mul keeps its operands, exp its output)
-    are neither returned twice nor copied."""
-    n_in = len(jaxpr.invars)
-    position: dict[Any, int] = {v: k for k, v in enumerate(jaxpr.invars)}
-    computed: list[Any] = []
-    for v in jaxpr.outvars[:num_outs]:
-        if type(v) is Var:
-            position.setdefault(v, n_in + len(computed))
-        computed.append(v)
+def _residual_sources(jaxpr: Jaxpr, num_outs: int) -> list[str]:
+    """Where each residual of a forward jaxpr comes from: ``"operand k"``,
+    ``"output k"`` (mul keeps its operands, exp its output: neither is a new array),
+    or ``"computed"``."""
     sources = []
     for v in jaxpr.outvars[num_outs:]:
-        k = position.get(v) if type(v) is Var else None
-        if k is None:
-            k = n_in + len(computed)
-            computed.append(v)
-            if type(v) is Var:
-                position[v] = k
-        sources.append(k)
-    return sources, dce_jaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, computed, jaxpr.eqns))
+        if v in jaxpr.invars:
+            sources.append(f"operand {jaxpr.invars.index(v)}")
+        elif v in jaxpr.outvars[:num_outs]:
+            sources.append(f"output {jaxpr.outvars.index(v)}")
+        else:
+            sources.append("computed")
+    return sources
 
 
 class _Backward:
@@ -430,6 +485,7 @@ class _ConcreteRule:
 
     def __init__(self, primitive: Any, params: dict, traced: list[bool], parent: Trace):
         self.primitive = primitive
+        self.multiple_results = primitive.multiple_results
         self.params = params
         self.traced = traced
         self.parent = parent
@@ -515,14 +571,107 @@ class Tape:
                 cts[index] = ct if previous is None else previous + ct
         entries = self.trace.entries
         if entries:
-            if consume:
-                self.trace.entries = []
             traced = core_trace.get_current_trace() is not core_trace.eval_trace
             for ct in cts_out:
                 traced = traced or isinstance(ct, Tracer)
+            plan = None if traced else self._plan(cts)
+            if consume:
+                self.trace.entries = []
+            if plan is not None:
+                return plan.run(entries, cts, self.in_avals)
             core_trace.quietly(_walk_backwards, (entries, cts, consume, traced))
         return [cts[i] if nz and i in cts else Zero(a.to_tangent_aval())
                 for i, (a, nz) in enumerate(zip(self.in_avals, self.in_nonzero))]
+
+
+    def _plan(self, cts: dict[int, Any]) -> _Plan | None:
+        """The fused backward function of this tape's structure with cotangents of
+        the outputs `cts` holds, if one was made (see :class:`_Plan`)."""
+        structure = self.trace.structure
+        if structure is None:
+            return None
+        # rules hash by identity: one rule object per signature
+        key = (tuple(structure), tuple(cts), len(self.in_avals))
+        plan = _plans.get(key, _UNSEEN)
+        if type(plan) is _Plan:
+            return plan
+        if plan is _UNSEEN:  # the first time: the walk; the second: a plan
+            if len(_plans) >= _MAX_PLANS:
+                del _plans[next(iter(_plans))]
+            _plans[key] = _SEEN_ONCE
+            return None
+        if plan is _SEEN_ONCE:
+            plan = _plans[key] = _Plan.make(self.trace.entries, list(cts), len(self.in_avals))
+        return plan
+
+
+#: fused backward functions, per tape structure (see :class:`_Plan`)
+_plans: dict[Any, Any] = {}
+_MAX_PLANS = 256
+#: a fused backward function holds every residual until it returns, where the walk
+#: releases each as it passes: fusion is for tapes of small arrays, whose cost is
+#: the walk's Python (per entry ~1.5 µs), and only up to a size whose generated
+#: code compiles quickly
+_PLAN_MAX_RESIDUAL_BYTES = 1 << 24
+_PLAN_MAX_ENTRIES = 2000
+
+
+class _Plan:
+    """One backward function for a whole tape: the entries' backward functions
+    inlined in reverse with the additions of their cotangents, optimised together
+    and compiled, for a tape structure met more than once (the same function
+    differentiated again, say in a training loop). It computes what
+    :func:`_walk_backwards` computes, without a Python step per entry."""
+
+    __slots__ = ("fn", "inputs")
+
+    def __init__(self, fn: Callable[..., list[Any]], inputs: list[int]):
+        self.fn = fn
+        self.inputs = inputs  # the input indices whose cotangents fn returns, in order
+
+    @staticmethod
+    def make(entries: list[Any], out_indices: list[int], num_inputs: int) -> _Plan | None:
+        """None where the tape is too big to fuse or an output is an input."""
+        if (len(entries) > _PLAN_MAX_ENTRIES or not out_indices
+                or min(out_indices) < num_inputs):
+            return None
+        residual_avals = [a for rule, _, _, _ in entries for a in rule.residual_avals]
+        size = sum(a.size * a.dtype.itemsize for a in residual_avals)
+        if size > _PLAN_MAX_RESIDUAL_BYTES:
+            return None
+        out_avals = {}
+        for rule, _, _, traced_out in entries:
+            for index, (_, aval, _) in zip(traced_out, rule.traced_outputs):
+                out_avals[index] = aval
+        n_res = len(residual_avals)
+        inputs: list[int] = []
+
+        def backward(*args: Any) -> list[Any]:
+            residuals = iter(args[:n_res])
+            traced_entries = [(rule, tuple(next(residuals) for _ in rule.residual_avals),
+                               traced_in, traced_out)
+                              for rule, _, traced_in, traced_out in entries]
+            cts = dict(zip(out_indices, args[n_res:]))
+            _walk_backwards(traced_entries, cts, False, True)
+            inputs.extend(i for i in range(num_inputs) if i in cts)
+            return [cts[i] for i in inputs]
+
+        closed = trace_to_jaxpr(backward, residual_avals + [out_avals[i] for i in out_indices],
+                                name="tape_bwd", purpose="transpose")
+        with core_trace.gc_paused():
+            fn = generate(optimize(closed), "tape_bwd", copy_outputs=False).fn
+        return _Plan(fn, inputs)
+
+    def run(self, entries: list[Any], cts: dict[int, Any], in_avals: list[ShapedArray]
+            ) -> list[Any]:
+        args = [r for entry in entries for r in entry[1]]
+        args += cts.values()
+        computed = core_trace.quietly(self.fn, args)
+        if len(computed) == len(in_avals):  # a cotangent for every input, in order
+            return computed
+        by_input = dict(zip(self.inputs, computed))
+        return [by_input[i] if i in by_input else Zero(a.to_tangent_aval())
+                for i, a in enumerate(in_avals)]
 
 
 def _walk_backwards(entries: list[Any], cts: dict[int, Any], consume: bool,
