@@ -16,7 +16,7 @@ import numpy as np
 
 import functrans.numpy as fnp
 from functrans import nn_initializers as initializers  # noqa: F401  (functrans.nn.initializers)
-from functrans.higher_order.custom_derivatives import custom_jvp
+from functrans.higher_order.custom_derivatives import custom_jvp, traceable_rule
 from functrans.numpy._lax import lax
 from functrans.numpy._softmax import log_softmax, logsumexp, softmax
 from functrans.numpy._util import (
@@ -47,6 +47,7 @@ def relu(x: Any) -> Array:
     return _relu(as_array(asarray_arg(x, "relu", "x")))
 
 
+@traceable_rule
 @custom_jvp
 def _relu(x: Array) -> Array:
     # the forward pass is one maximum; the rule picks relu'(0) = 0 (maximum

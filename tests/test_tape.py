@@ -16,6 +16,7 @@ import functrans as ft
 import functrans.numpy as fnp
 from functrans import lax
 from functrans.core.trace import Tracer
+from functrans.higher_order.custom_derivatives import traceable_rule
 from functrans.primitives import elementwise as ew
 from functrans.transforms import tape
 
@@ -281,3 +282,42 @@ def test_fused_gradients_are_the_callers() -> None:
         gx, gy = ft.grad(lambda x, y: fnp.sum(x + y), argnums=(0, 1))(x, c)
         np.testing.assert_array_equal(gx, np.ones_like(x))
         assert not np.shares_memory(gx, gy)
+
+
+def test_library_rules_are_derived_like_primitives() -> None:
+    """relu is a custom_jvp function (its rule picks relu'(0) = 0) whose rule is
+    traceable: eager reverse mode derives and compiles it once per signature,
+    where a user's rule runs on the values at each call."""
+    x = np.linspace(-1.0, 1.0, 31)
+    for _ in range(4):
+        np.testing.assert_array_equal(ft.grad(lambda x: fnp.sum(ft.nn.relu(x)))(x),
+                                      (x > 0).astype(float))
+    for _ in range(2):
+        _, f_vjp = ft.vjp(lambda x: ft.nn.relu(x) * 2.0, x)
+    entries = f_vjp.linear.trace.entries
+    assert entries and not any(type(rule) is tape._ConcreteRule for rule, *_ in entries)
+    assert ft.grad(ft.nn.relu)(0.0) == 0.0
+
+
+def test_a_traceable_rule_is_traced_once_per_signature() -> None:
+    calls: list[type] = []
+
+    @ft.custom_jvp
+    def f(x: Any) -> Any:
+        return fnp.sin(x)
+
+    @f.defjvp
+    def f_jvp(primals: Any, tangents: Any) -> Any:
+        (x,), (t,) = primals, tangents
+        calls.append(type(x))
+        return f(x), fnp.cos(x) * t
+
+    traceable_rule(f)
+    for n in (5, 5, 5, 5, 6, 6, 6, 6):
+        x = np.linspace(0.1, 0.9, n)
+        np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(f(x)))(x), np.cos(x), rtol=1e-14)
+    # per shape: run on the values by the first application (the general path), traced
+    # by the second (which derives the reverse rule), then never again
+    assert calls[0::2] == [np.ndarray] * 2 and all(issubclass(k, Tracer) for k in calls[1::2])
+    assert len(calls) == 4
+    np.testing.assert_allclose(ft.jit(ft.vmap(ft.grad(f)))(X), np.cos(X), rtol=1e-14)

@@ -19,6 +19,7 @@ Outside any transformation a call just runs the function.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections.abc import Callable, Sequence
@@ -111,6 +112,13 @@ class _ArgSpec:
             check_leaf(leaf, what, "an argument")
         self.num_nondiff = sum(self.traced)
         self.operands = [x for x, t in zip(nd_leaves, self.traced) if t] + diff_leaves
+
+    def structure(self) -> _ArgSpec:
+        """This spec without the call's operands: what a rule kept beyond the call
+        needs (holding no values of the call)."""
+        spec = copy.copy(self)
+        spec.operands = []
+        return spec
 
     def split(self, operands: Sequence[Any]) -> tuple[tuple, tuple]:
         """(nondiff args, diff args) rebuilt from flat operands."""
@@ -377,12 +385,18 @@ class custom_jvp:  # noqa: N801  (JAX's name)
     call) and is itself differentiated for higher orders.
     """
 
+    #: the rule is written with functrans operations alone (set by
+    #: :func:`traceable_rule`, for the library's own functions): see there
+    rule_traceable = False
+
     def __init__(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int] = ()):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.jvp: Callable[..., Any] | None = None
         self.symbolic_zeros = False
+        #: per operand signature, the traced call and its rule (rule_traceable only)
+        self._staged: dict[Any, tuple] = {}
 
     def defjvp(self, jvp: Callable[..., Any], symbolic_zeros: bool = False
                ) -> Callable[..., Any]:
@@ -434,15 +448,57 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         if _untraced(args):
             return self.fun(*args)  # no argument carries a tangent: the rule plays no part
         spec = _ArgSpec(args, self.nondiff_argnums, what)
-        if _rule_runs_now(spec.operands):
-            closed, hoisted, outputs = None, [], _Outputs()
+        if self.rule_traceable:
+            closed, hoisted, outputs, rule = self._stage(spec, name)
         else:
-            closed, hoisted, out_tree = _trace_call(self.fun, spec, name)
-            outputs = _Outputs(out_tree, list(closed.out_avals))
-        rule = _JVPRule(self.jvp, spec, outputs, self.symbolic_zeros, name)
+            if _rule_runs_now(spec.operands):
+                closed, hoisted, outputs = None, [], _Outputs()
+            else:
+                closed, hoisted, out_tree = _trace_call(self.fun, spec, name)
+                outputs = _Outputs(out_tree, list(closed.out_avals))
+            rule = _JVPRule(self.jvp, spec, outputs, self.symbolic_zeros, name)
         outs = custom_jvp_call_p.bind(*hoisted, *spec.operands, call_jaxpr=closed, jvp=rule,
                                       num_consts=len(hoisted), name=name)
         return tree_unflatten(outputs.tree, outs)
+
+
+    def _stage(self, spec: _ArgSpec, name: str
+               ) -> tuple[ClosedJaxpr, list[Any], _Outputs, _JVPRule]:
+        """The call traced, and its rule, kept per operand signature: the same objects
+        each call, so that eager reverse mode derives the call's reverse rule once,
+        as a primitive's (see :mod:`functrans.transforms.tape`)."""
+        key = None
+        if not spec.nondiff:  # static arguments would be part of the signature
+            key = (spec.diff_tree, *[get_aval(x) for x in spec.operands])
+            staged = self._staged.get(key)
+            if staged is not None:
+                return staged
+        closed, hoisted, out_tree = _trace_call(self.fun, spec, name)
+        outputs = _Outputs(out_tree, list(closed.out_avals))
+        rule = _JVPRule(self.jvp, spec.structure(), outputs, self.symbolic_zeros, name)
+        staged = (closed, hoisted, outputs, rule)
+        if key is not None and not hoisted:  # hoisted tracers belong to this call
+            if len(self._staged) >= _MAX_STAGED:
+                del self._staged[next(iter(self._staged))]
+            self._staged[key] = staged
+        return staged
+
+
+#: operand signatures kept per custom_jvp function with a traceable rule
+_MAX_STAGED = 64
+
+
+def traceable_rule(fun: custom_jvp) -> custom_jvp:
+    """Mark `fun`'s JVP rule as written with functrans operations alone, as the
+    library's own rules are (relu, logaddexp, det...).
+
+    A user's rule runs on the concrete values under eager differentiation, as in
+    JAX, so it may use NumPy, SciPy and Python control flow; each call then
+    linearizes on its values. A traceable rule is traced instead, once per operand
+    signature, and eager reverse mode derives and compiles its reverse rule like a
+    primitive's: no per-call linearization."""
+    fun.rule_traceable = True
+    return fun
 
 
 def _all_symbolic_zero(tree: Any) -> bool:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from functrans.core.avals import get_aval
-from functrans.higher_order.custom_derivatives import SymbolicZero, custom_jvp
+from functrans.higher_order.custom_derivatives import SymbolicZero, custom_jvp, traceable_rule
 from functrans.numpy import _reductions as red
 from functrans.numpy import _ufuncs as uf
 from functrans.numpy._indexing import take_along_axis
@@ -151,6 +151,7 @@ def _lu_solve(packed: Array, perm: Array, b: Array) -> Array:
     return lax.linalg.lu_solve(packed, perm, b)
 
 
+@traceable_rule
 @custom_jvp
 def _solve(a: Array, b: Array) -> Array:
     packed, _, perm = lax.linalg.lu(a)
@@ -268,6 +269,7 @@ def _cofactor_solve(a: Array, b: Array) -> tuple[Array, Array]:
     return det, uf.where(zero_rows, np.zeros((), dtype_of(x)), x)
 
 
+@traceable_rule
 @custom_jvp
 def _det(a: Array) -> Array:
     _, _, diag, parity = _lu_parts(a)
@@ -291,6 +293,7 @@ def det(a: Any) -> Array:
     return _det(_matrix(a, "det", square=True))
 
 
+@traceable_rule
 @custom_jvp
 def _slogdet(a: Array) -> tuple[Array, Array]:
     _, _, diag, parity = _lu_parts(a)

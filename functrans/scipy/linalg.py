@@ -23,7 +23,7 @@ import numpy as np
 
 import functrans.numpy as fnp
 from functrans.core.avals import get_aval
-from functrans.higher_order.custom_derivatives import SymbolicZero, custom_jvp
+from functrans.higher_order.custom_derivatives import SymbolicZero, custom_jvp, traceable_rule
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
     Array,
@@ -222,6 +222,7 @@ def _hermitian_from_triangle(a: Array, lower: bool, conjugate: bool) -> Array:
     return strict + other + fnp.where(np.eye(n, dtype=bool), on_diagonal, 0)
 
 
+@traceable_rule
 @custom_jvp
 def _positive_definite_solve(a: Array, b: Array) -> Array:
     return cho_solve(cho_factor(a, lower=True), b)

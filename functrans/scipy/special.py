@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 import functrans.numpy as fnp
-from functrans.higher_order.custom_derivatives import custom_jvp
+from functrans.higher_order.custom_derivatives import custom_jvp, traceable_rule
 from functrans.numpy import _softmax
 from functrans.numpy._lax import lax
 from functrans.numpy._softmax import logsumexp
@@ -252,6 +252,7 @@ def xlog1py(x: Any, y: Any) -> Array:
     return fnp.multiply(x, fnp.log1p(fnp.where(unsafe, 0, y)))
 
 
+@traceable_rule
 @custom_jvp
 def _xlogx(x: Array) -> Array:
     return xlogy(x, x)
