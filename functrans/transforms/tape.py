@@ -111,7 +111,8 @@ class TapeTrace(Trace):
             if len(args) == 1:
                 x = args[0]
                 if type(x) is TapeTracer and x._trace is self:
-                    rule = _rules.get((primitive, pkey, x.key))
+                    sig = (primitive, pkey, x.key)
+                    rule = _rules.get(sig) or _call_rules.get(sig)
                     if type(rule) is _DerivedRule:
                         return rule.record(self, (x.primal,), [x.index])
             elif len(args) == 2:
