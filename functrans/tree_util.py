@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 __all__ = ["PyTreeDef", "tree_flatten", "tree_unflatten", "tree_leaves", "tree_structure",
@@ -122,7 +122,8 @@ _SHALLOW = 64
 class PyTreeDef:
     """The structure of a pytree: hashable, comparable, printable."""
 
-    __slots__ = ("node_type", "node_data", "children", "num_leaves", "_height", "_hash")
+    __slots__ = ("node_type", "node_data", "children", "num_leaves", "_height", "_hash",
+                 "_compiled")
 
     def __init__(self, node_type: type | None, node_data: Hashable,
                  children: tuple[PyTreeDef, ...]):
@@ -137,6 +138,8 @@ class PyTreeDef:
         self.num_leaves = 1 if node_type is None else leaves
         self._height = height
         self._hash: int | None = None
+        #: its CompiledTreeDef once compile_treedef made one, False where none can be
+        self._compiled: CompiledTreeDef | bool | None = None
 
     @property
     def num_nodes(self) -> int:
@@ -330,6 +333,10 @@ def _container(x: Any, is_leaf: Callable[[Any], bool] | None) -> _NodeType | Non
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
     """Rebuild a pytree of structure `treedef` from `leaves`."""
+    compiled = treedef._compiled
+    if (compiled and type(leaves) in (list, tuple)
+            and len(leaves) == treedef.num_leaves):  # type: ignore[arg-type]
+        return compiled.unflatten(leaves)  # type: ignore[union-attr]
     it = iter(leaves)
     if treedef._height < _SHALLOW and treedef.node_type is not None:
         out = _build_shallow(treedef, it, treedef)
@@ -362,6 +369,159 @@ def _build_node(treedef: PyTreeDef, children: list[Any]) -> Any:
     if node is None:  # namedtuple
         return node_type(*children)
     return node.unflatten(treedef.node_data, children)
+
+
+# ---------------------------------------------------------------- compiled structures
+#
+# A transformation called again and again (grad in a training loop) takes arguments
+# of one structure apart and builds trees of it on every call. For a structure made
+# of tuples, lists, dicts, None and namedtuples, compile_treedef generates two
+# straight-line functions: one that takes a tree apart if it has this structure
+# (checking every container, as tree_flatten would see it), and one that builds a
+# tree from its leaves. Each costs about one Python call, where the walks above cost
+# one per container. Other containers run the user's flatten functions, whose
+# results may change from call to call: those structures are not compiled.
+
+#: generated code grows with the tree; nested displays with its height (the parser
+#: allows 200 nested brackets)
+_MAX_COMPILED_SIZE = 2000
+_MAX_COMPILED_HEIGHT = 32
+
+
+class CompiledTreeDef:
+    """Generated code for one structure: see :func:`compile_treedef`."""
+
+    __slots__ = ("treedef", "flatten", "unflatten", "source")
+
+    def __init__(self, treedef: PyTreeDef, flatten: Callable[[Any], list[Any] | None],
+                 unflatten: Callable[[Sequence[Any]], Any], source: str):
+        self.treedef = treedef
+        #: ``flatten(tree)``: the leaves of `tree` when it has exactly this structure
+        #: (the same containers, dicts with the same keys, a leaf wherever the
+        #: structure has one), else None
+        self.flatten = flatten
+        #: ``unflatten(leaves)``: ``tree_unflatten(treedef, leaves)`` for a list or tuple
+        #: of exactly ``treedef.num_leaves`` leaves
+        self.unflatten = unflatten
+        self.source = source
+
+
+def compile_treedef(treedef: PyTreeDef) -> CompiledTreeDef | None:
+    """The generated flatten and unflatten of `treedef` (made once and kept on it, after
+    which :func:`tree_unflatten` uses it too), or None for a structure with containers
+    other than tuples, lists, dicts with str keys, None and namedtuples, or too large
+    to be worth it."""
+    compiled = treedef._compiled
+    if compiled is None:
+        compiled = treedef._compiled = _compile(treedef) or False
+    return compiled or None
+
+
+def _compile(treedef: PyTreeDef) -> CompiledTreeDef | None:
+    if treedef._height > _MAX_COMPILED_HEIGHT or not _compilable(treedef):
+        return None
+    namespace: dict[str, Any] = {"_registry": _registry}
+    flatten_lines: list[str] = []
+    leaf_names: list[str] = []
+    _flatten_lines(treedef, "x0", flatten_lines, leaf_names, namespace)
+    source = "\n    ".join(
+        ["def flatten(x0):", "try:"] + ["    " + line for line in flatten_lines]
+        + ["except (ValueError, KeyError):  # unpacking the wrong number of children",
+           "    return None", f"return [{', '.join(leaf_names)}]"])
+    leaves = iter(f"l{k}" for k in range(treedef.num_leaves))
+    body = _build_expression(treedef, leaves, namespace)
+    unpack = f"{', '.join(f'l{k}' for k in range(treedef.num_leaves))}, = leaves\n    "
+    source += ("\n\n\ndef unflatten(leaves):\n    " + (unpack if treedef.num_leaves else "")
+               + f"return {body}\n")
+    exec(compile(source, f"<pytree structure {_short(treedef)}>", "exec"), namespace)
+    return CompiledTreeDef(treedef, namespace["flatten"], namespace["unflatten"], source)
+
+
+def _compilable(treedef: PyTreeDef) -> bool:
+    """Whether `treedef` holds only built-in containers (dicts with str keys) and
+    namedtuples, and not too many nodes."""
+    pending, size = [treedef], 0
+    while pending:
+        node = pending.pop()
+        size += 1
+        if size > _MAX_COMPILED_SIZE:
+            return False
+        node_type = node.node_type
+        if node_type is dict and not all(type(key) is str for key in node.node_data):
+            # equal keys of other types need not be alike (1, 1.0, True): a dict with
+            # any of them would be rebuilt with the compiled one's
+            return False
+        if node_type is not None and not (node_type in _BUILT_IN_NODES
+                                          or _is_namedtuple_node(node)):
+            return False
+        pending.extend(node.children)
+    return True
+
+
+_BUILT_IN_NODES = frozenset({tuple, list, dict, type(None)})
+
+
+def _is_namedtuple_node(node: PyTreeDef) -> bool:
+    return (node.node_type not in _registry and issubclass(node.node_type, tuple)
+            and node.node_data == (node.node_type, None))
+
+
+def _constant(namespace: dict[str, Any], value: Any) -> str:
+    """A name of the generated code's namespace bound to `value`."""
+    name = f"c{len(namespace)}"
+    namespace[name] = value
+    return name
+
+
+def _flatten_lines(node: PyTreeDef, var: str, lines: list[str], leaf_names: list[str],
+                   namespace: dict[str, Any]) -> None:
+    """Statements checking that `var` has the structure `node` and naming its parts
+    (recursing at most _MAX_COMPILED_HEIGHT levels)."""
+    node_type = node.node_type
+    if node_type is None:  # whatever tree_flatten would not take apart (see _node_type)
+        lines.append(f"if type({var}) in _registry or isinstance({var}, tuple) and "
+                     f"hasattr(type({var}), '_fields'): return None")
+        leaf_names.append(var)
+        return
+    kids = [f"{var}_{k}" for k in range(len(node.children))]
+    if node_type is type(None):
+        lines.append(f"if {var} is not None: return None")
+    elif node_type is dict:
+        lines.append(f"if type({var}) is not dict or len({var}) != {len(kids)}: return None")
+        lines.extend(f"{kid} = {var}[{_constant(namespace, key)}]"
+                     for kid, key in zip(kids, node.node_data))
+    else:
+        if node_type is tuple or node_type is list:
+            lines.append(f"if type({var}) is not {node_type.__name__}: return None")
+        else:  # a namedtuple, unless its class was registered since
+            cls = _constant(namespace, node_type)
+            lines.append(f"if type({var}) is not {cls} or {cls} in _registry: return None")
+        lines.append(f"{', '.join(kids)}, = {var}" if kids else f"if {var}: return None")
+    for child, kid in zip(node.children, kids):
+        _flatten_lines(child, kid, lines, leaf_names, namespace)
+
+
+def _build_expression(node: PyTreeDef, leaves: Iterator[str], namespace: dict[str, Any]) -> str:
+    """An expression building a tree of structure `node` from the named leaves."""
+    node_type = node.node_type
+    if node_type is None:
+        return next(leaves)
+    kids = [_build_expression(child, leaves, namespace) for child in node.children]
+    if node_type is tuple:
+        return "(" + "".join(kid + ", " for kid in kids) + ")"
+    if node_type is list:
+        return "[" + ", ".join(kids) + "]"
+    if node_type is dict:  # sorted-key order, as _dict_unflatten builds it
+        return "{" + ", ".join(f"{_constant(namespace, key)}: {kid}"
+                               for key, kid in zip(node.node_data, kids)) + "}"
+    if node_type is type(None):
+        return "None"
+    return f"{_constant(namespace, node_type)}({', '.join(kids)})"
+
+
+def _short(treedef: PyTreeDef) -> str:
+    text = repr(treedef)
+    return text if len(text) < 80 else text[:77] + "..."
 
 
 def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list[Any]:

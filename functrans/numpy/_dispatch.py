@@ -198,8 +198,12 @@ def array_ufunc(tracer: Tracer, ufunc: np.ufunc, method: str, *inputs: Any,
 def _has_foreign_operand(values: Any) -> bool:
     """True when another array library's value takes part: it may know the call
     (NEP 13 etiquette: then it gets its turn)."""
-    return any(hasattr(type(v), "__array_ufunc__")
-               and not isinstance(v, (Tracer, np.ndarray, np.generic)) for v in values)
+    for v in values:  # (a loop, not any(): this runs on every ufunc call on a tracer)
+        if type(v) is np.ndarray or isinstance(v, (Tracer, np.ndarray, np.generic)):
+            continue
+        if hasattr(type(v), "__array_ufunc__"):
+            return True
+    return False
 
 
 # keywords of a ufunc call that change nothing for a result without `out`

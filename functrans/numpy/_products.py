@@ -25,6 +25,7 @@ from functrans.numpy._util import (
     promote_dtypes,
     result_type,
     same_dtype_arrays,
+    same_dtype_shapes,
     shape_of,
     size_of,
     static_int,
@@ -51,6 +52,27 @@ def _dot_general(x: Array, y: Array, contract: tuple[Sequence[int], Sequence[int
     return lax.dot_general(x, y, dims)
 
 
+#: the dimension numbers of products of operands of ranks (1 or 2, 1 or 2): a's last
+#: axis contracted with b's first gives NumPy's layout directly
+_VECTOR_MATRIX_DIMS = {(na, nb): (((na - 1,), (0,)), ((), ())) for na in (1, 2) for nb in (1, 2)}
+
+
+def _vector_matrix_product(a: Any, b: Any) -> Array | None:
+    """The common case of matmul and dot, which agree on it: vectors and matrices of
+    one dtype whose contracted sizes agree. Their general paths would bind this
+    dot_general; it is bound with nothing to convert or normalise. None for
+    anything else (the general paths decide, or explain the error)."""
+    shapes = same_dtype_shapes(a, b)
+    if shapes is None:
+        return None
+    sa, sb = shapes
+    dims = _VECTOR_MATRIX_DIMS.get((len(sa), len(sb)))
+    if dims is None or sa[-1] != sb[0]:
+        return None
+    return lax.dot_general_p.bind(a, b, dimension_numbers=dims, precision=None,
+                                  preferred_element_type=None)
+
+
 def _check_core(fname: str, x_shape: tuple[int, ...], x_axis: int, y_shape: tuple[int, ...],
                 y_axis: int) -> None:
     if x_shape[x_axis] != y_shape[y_axis]:
@@ -61,6 +83,9 @@ def _check_core(fname: str, x_shape: tuple[int, ...], x_axis: int, y_shape: tupl
 def dot(a: Any, b: Any) -> Array:
     """NumPy's dot: contract the last axis of `a` with the second-to-last of `b`
     (the only one, for 1-D `b`); scalars multiply."""
+    product = _vector_matrix_product(a, b)
+    if product is not None:
+        return product
     a, b = _operands("dot", a, b)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:
@@ -73,6 +98,9 @@ def dot(a: Any, b: Any) -> Array:
 def matmul(a: Any, b: Any) -> Array:
     """Matrix product with NumPy's rules: stacks of matrices broadcast over the
     leading axes; a 1-D operand is a vector (its axis is dropped)."""
+    product = _vector_matrix_product(a, b)
+    if product is not None:
+        return product
     a, b = _operands("matmul", a, b)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from functrans.core.avals import get_aval
+from functrans.core.primitive import Primitive
 from functrans.numpy import _ufuncs
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
@@ -72,10 +73,15 @@ def _masked(a: Array, where: Any, fill: Any, fname: str) -> Array:
     return _ufuncs.where(mask, a, _ufuncs._full_like(a, fill))
 
 
-def _reduce(a: Any, axis: Any, keepdims: bool, fname: str, reducer: Any) -> Array:
-    shape = shape_of(a)
+def _reduce(a: Any, axis: Any, keepdims: bool, fname: str, reduction: Primitive,
+            shape: tuple[int, ...] | None = None) -> Array:
+    """`reduction` (``lax.reduce_sum_p``...) of `a` (of `shape`, when known) over `axis`.
+    The primitive is bound directly: the axes are canonical already, which is all the
+    lax function would check."""
+    if shape is None:
+        shape = shape_of(a)
     axes = canonicalize_axes(axis, len(shape), fname)
-    out = reducer(a, axes) if axes else a
+    out = reduction.bind(a, axes=axes) if axes else a
     return _keep_dims(out, shape, axes) if keepdims else out
 
 
@@ -87,13 +93,13 @@ def sum(a: Any, axis: Any = None, dtype: Any = None, out: None = None,  # noqa: 
     if dtype is None and where is None and initial is None and out is None:
         info = array_info(a)
         if info is not None and info[0].kind in "fc":  # the common case: nothing to convert
-            return _reduce(a, axis, keepdims, "sum", lax.reduce_sum)
+            return _reduce(a, axis, keepdims, "sum", lax.reduce_sum_p, info[1])
     _check_out(out, "sum")
     a = _operand(a, "sum")
     a = cast(a, _accumulator_dtype(dtype_of(a), dtype))
     if where is not None:
         a = _masked(a, where, 0, "sum")
-    result = _reduce(a, axis, keepdims, "sum", lax.reduce_sum)
+    result = _reduce(a, axis, keepdims, "sum", lax.reduce_sum_p)
     if initial is not None:
         result = lax.add(result, _ufuncs._full_like(result, initial))
     return result
@@ -106,7 +112,7 @@ def prod(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
     a = _operand(a, "prod")
     a = cast(a, _accumulator_dtype(dtype_of(a), dtype))
     a = _masked(a, where, 1, "prod")
-    result = _reduce(a, axis, keepdims, "prod", lax.reduce_prod)
+    result = _reduce(a, axis, keepdims, "prod", lax.reduce_prod_p)
     if initial is not None:
         result = lax.mul(result, _ufuncs._full_like(result, initial))
     return result
@@ -124,12 +130,12 @@ def _extremum(a: Any, axis: Any, keepdims: bool, initial: Any, where: Any, fname
         raise ValueError(f"functrans.numpy.{fname}: zero-size array (shape {aval.shape}) to "
                          "a reduction with no identity; pass 'initial'")
     if aval.dtype.kind == "b":
-        reducer = lax.reduce_or if is_max else lax.reduce_and
+        reduction = lax.reduce_or_p if is_max else lax.reduce_and_p
     else:
-        reducer = lax.reduce_max if is_max else lax.reduce_min
+        reduction = lax.reduce_max_p if is_max else lax.reduce_min_p
     if where is not None:
         a = _masked(a, where, initial, fname)
-    result = _reduce(a, axis, keepdims, fname, reducer)
+    result = _reduce(a, axis, keepdims, fname, reduction)
     if initial is not None:
         result = (_ufuncs.maximum if is_max else _ufuncs.minimum)(result, initial)
     return result
@@ -288,7 +294,7 @@ def all(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # n
     """True where every element along `axis` is nonzero."""
     _check_out(out, "all")
     a = _masked(_ufuncs.to_bool(_operand(a, "all")), where, True, "all")
-    return _reduce(a, axis, keepdims, "all", lax.reduce_and)
+    return _reduce(a, axis, keepdims, "all", lax.reduce_and_p)
 
 
 def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
@@ -302,7 +308,7 @@ def any(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # n
     """True where some element along `axis` is nonzero."""
     _check_out(out, "any")
     a = _masked(_ufuncs.to_bool(_operand(a, "any")), where, False, "any")
-    return _reduce(a, axis, keepdims, "any", lax.reduce_or)
+    return _reduce(a, axis, keepdims, "any", lax.reduce_or_p)
 
 
 def count_nonzero(a: Any, axis: Any = None, *, keepdims: bool = False) -> Array:

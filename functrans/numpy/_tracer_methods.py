@@ -31,14 +31,15 @@ def _is_operand(other: Any) -> bool:
 
 
 def _binary(fn: Any, reflected: bool = False) -> Any:
+    # (the common operand types tested inline: operators are the hottest path there is)
     if reflected:
         def op(self: Tracer, other: Any) -> Any:
-            if not _is_operand(other):
+            if not isinstance(other, _operand_types) and not _is_operand(other):
                 return NotImplemented
             return fn(other, self)
     else:
         def op(self: Tracer, other: Any) -> Any:
-            if not _is_operand(other):
+            if not isinstance(other, _operand_types) and not _is_operand(other):
                 return NotImplemented
             return fn(self, other)
     op.__name__ = fn.__name__

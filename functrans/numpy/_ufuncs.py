@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from functrans.core.avals import get_aval
-from functrans.higher_order.custom_derivatives import custom_jvp
+from functrans.higher_order.custom_derivatives import custom_jvp, traceable_rule
 from functrans.numpy import _indexing
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
@@ -32,11 +32,13 @@ from functrans.numpy._util import (
     promote_args,
     promote_args_inexact,
     quiet,
+    ready_pair,
     result_type,
     shape_of,
     static_int,
     to_inexact_dtype,
 )
+from functrans.primitives import elementwise as prims  # bound directly on ready operands
 
 # ------------------------------------------------------------------ factories
 
@@ -60,11 +62,21 @@ def _unary_inexact(name: str, lax_name: str, doc: str) -> Any:
 
 
 def _binary(name: str, lax_name: str, doc: str, inexact: bool = False) -> Any:
+    """A two-operand function binding one primitive (``lax.<lax_name>``'s) on the
+    promoted operands; integer operands become float64 when `inexact`.
+
+    Operands `ready_pair` takes get the primitive bound directly, as the lax
+    function would bind it; the general path (`promote_args`, which tries
+    `ready_pair` again and finds it declines) leaves the rest to the lax function."""
     promote = promote_args_inexact if inexact else promote_args
+    lax_fn = getattr(lax, lax_name)
+    prim = getattr(prims, lax_name.rstrip("_") + "_p")
 
     def fn(x: Any, y: Any) -> Array:
-        x, y = promote(name, x, y)
-        return getattr(lax, lax_name)(x, y)
+        ready = ready_pair(name, x, y, inexact)
+        if ready is not None:
+            return prim.bind(ready[0], ready[1])
+        return lax_fn(*promote(name, x, y))
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     return fn
@@ -83,13 +95,20 @@ def _reject_bool(name: str) -> None:
 
 def add(x: Any, y: Any) -> Array:
     """Elementwise ``x + y``; for booleans, logical or (as NumPy)."""
-    x, y = promote_args("add", x, y)
-    return lax.or_(x, y) if dtype_is_bool(x) else lax.add(x, y)
+    ready = ready_pair("add", x, y)
+    if ready is None:
+        x, y = promote_args("add", x, y)
+        return lax.or_(x, y) if dtype_is_bool(x) else lax.add(x, y)
+    x, y, dtype = ready
+    return lax.or_(x, y) if dtype.kind == "b" else prims.add_p.bind(x, y)
 
 
 def subtract(x: Any, y: Any) -> Array:
     """Elementwise ``x - y``."""
-    x, y = promote_args("subtract", x, y)
+    ready = ready_pair("subtract", x, y)
+    if ready is not None and ready[2].kind != "b":
+        return prims.sub_p.bind(ready[0], ready[1])
+    x, y = promote_args("subtract", x, y) if ready is None else ready[:2]
     if dtype_is_bool(x):
         raise TypeError("functrans.numpy.subtract: boolean subtract (the `-` operator) is not "
                         "supported (as NumPy); use logical_xor, or cast with .astype(int)")
@@ -98,8 +117,12 @@ def subtract(x: Any, y: Any) -> Array:
 
 def multiply(x: Any, y: Any) -> Array:
     """Elementwise ``x * y``; for booleans, logical and (as NumPy)."""
-    x, y = promote_args("multiply", x, y)
-    return lax.and_(x, y) if dtype_is_bool(x) else lax.mul(x, y)
+    ready = ready_pair("multiply", x, y)
+    if ready is None:
+        x, y = promote_args("multiply", x, y)
+        return lax.and_(x, y) if dtype_is_bool(x) else lax.mul(x, y)
+    x, y, dtype = ready
+    return lax.and_(x, y) if dtype.kind == "b" else prims.mul_p.bind(x, y)
 
 
 true_divide = _binary("true_divide", "div", "Elementwise ``x / y`` in floating point "
@@ -167,10 +190,10 @@ def _static_integer_exponent(y: Any) -> int | None:
 def power(x: Any, y: Any) -> Array:
     """Elementwise ``x ** y``. A concrete integer exponent uses ``integer_pow``
     (exact, and differentiable at x <= 0)."""
-    if type(y) is int:  # the common ``x ** 2`` of a floating array: nothing to convert
+    if type(y) is int and y != 1:  # the common ``x ** 2`` of a floating array
         info = array_info(x)
         if info is not None and info[0].kind in "fc":
-            return lax.integer_pow(x, y)
+            return prims.integer_pow_p.bind(x, y=y)  # nothing to convert or check
     x = asarray_arg(x, "power")
     y = asarray_arg(y, "power")
     n = _static_integer_exponent(y)
@@ -627,6 +650,7 @@ def _logaddexp_value(x: Array, y: Array) -> Array:
     return lax.select(_isnan(delta), lax.add(x, y), shifted)
 
 
+@traceable_rule
 @custom_jvp
 def _logaddexp(x: Array, y: Array) -> Array:
     return _logaddexp_value(x, y)

@@ -112,7 +112,8 @@ def _dot_general_impl(lhs: Any, rhs: Any, *, dimension_numbers, precision,
                       preferred_element_type, xp: Any = np) -> np.ndarray:
     if xp is not np:
         return _dot_general_array_api(lhs, rhs, dimension_numbers, xp)
-    lhs, rhs = np.asarray(lhs), np.asarray(rhs)
+    if type(lhs) is not np.ndarray or type(rhs) is not np.ndarray:
+        lhs, rhs = np.asarray(lhs), np.asarray(rhs)
     if lhs.dtype != rhs.dtype:  # NumPy would promote silently; the shape rule explains
         _dot_general_aval(get_aval(lhs), get_aval(rhs), dimension_numbers=dimension_numbers,
                           precision=precision, preferred_element_type=preferred_element_type)
@@ -257,6 +258,12 @@ dot_general_p.batch = _dot_general_batch
 # ------------------------------------------------------------------ lax-level functions
 
 def _canonical_dims(dims: Sequence[int], ndim: int, what: str) -> tuple[int, ...]:
+    if type(dims) is tuple:  # already canonical, the common case: kept as it is
+        for d in dims:
+            if type(d) is not int or not 0 <= d < ndim:
+                break
+        else:
+            return dims
     out = []
     for d in dims:
         d = operator.index(d)

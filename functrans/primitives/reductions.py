@@ -63,6 +63,14 @@ __all__ = ["reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and"
 def _canonical_axes(fname: str, x: Any, axes: Sequence[int]) -> tuple[int, ...]:
     """`axes` as sorted non-negative ints, checked against the operand."""
     aval = get_aval(x)
+    if type(axes) is tuple:  # already canonical, the common case: kept as it is
+        previous = -1
+        for a in axes:
+            if type(a) is not int or not previous < a < aval.ndim:
+                break
+            previous = a
+        else:
+            return axes
     out = []
     for a in axes:
         a = operator.index(a)

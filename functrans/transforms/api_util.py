@@ -3,16 +3,20 @@ select ``argnums``, and check that values are arrays."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from functrans import dtypes
+from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.backend import foreign_backend
 from functrans.core.trace import Tracer
 from functrans.tree_util import (
+    CompiledTreeDef,
     PyTreeDef,
+    compile_treedef,
     keystr,
     tree_flatten,
     tree_flatten_with_path,
@@ -63,21 +67,34 @@ def outputs(xs: Iterable[Any], inputs: Sequence[Any] = ()) -> list[Any]:
     and copied where one would share memory with one of `inputs` or with an earlier
     result (the identity function's result, the same cotangent handed to two
     arguments). Modifying a result in place then never changes anything else."""
-    results = [to_output(x) for x in xs]
-    if not any(type(x) is np.ndarray for x in results):  # scalars: nothing to share
+    results = list(xs)
+    shared: list[int] = []  # the results whose memory may be taken already
+    for k, x in enumerate(results):
+        if isinstance(x, np.ndarray):
+            owned = to_output(x)
+            if owned is x or type(x) is not np.ndarray:  # not a copy: it may be shared
+                shared.append(k)
+            results[k] = owned
+    if not shared:
         return results
-    taken = _Buffers(inputs)
-    return [taken.own(x) for x in results]
+    owners = {id(_memory_owner(results[k])) for k in shared}
+    # the inputs whose memory one of those results may share
+    suspects = [x for x in inputs if isinstance(x, np.ndarray)
+                and id(x if x.base is None else _memory_owner(x)) in owners]
+    if suspects or len(owners) < len(shared):
+        taken = _Buffers(suspects)
+        for k in shared:
+            results[k] = taken.own(results[k])
+    return results
 
 
 class _Buffers:
     """Arrays already handed out, by the array that owns their memory."""
 
-    def __init__(self, arrays: Sequence[Any]):
+    def __init__(self, arrays: Sequence[np.ndarray]):
         self.by_owner: dict[int, list[np.ndarray]] = {}
         for x in arrays:
-            if isinstance(x, np.ndarray):
-                self._add(x)
+            self._add(x)
 
     def _add(self, x: np.ndarray) -> None:
         self.by_owner.setdefault(id(_memory_owner(x)), []).append(x)
@@ -95,8 +112,9 @@ class _Buffers:
 
 
 def _memory_owner(x: np.ndarray) -> Any:
-    while isinstance(x.base, np.ndarray):
-        x = x.base
+    base = x.base
+    while isinstance(base, np.ndarray):
+        x, base = base, base.base
     return x
 
 
@@ -114,7 +132,7 @@ class FlatFun:
     def __call__(self, *flat_args: Any) -> list[Any]:
         args, kwargs = unflatten_args(self.in_tree, flat_args)
         out = self.f(*args, **kwargs)
-        if type(out) in _ARRAY_LEAVES:  # one array: the common case, without a walk
+        if type(out) in _ARRAY_LEAVES or isinstance(out, Tracer):  # one array: no walk
             self.out_tree = _LEAF_TREE
             return [out]
         leaves, self.out_tree = tree_flatten(out)
@@ -135,22 +153,153 @@ _flat_args_trees: dict[int, PyTreeDef] = {}
 def _flat_args_tree(n: int) -> PyTreeDef:
     tree = _flat_args_trees.get(n)
     if tree is None:
-        tree = _flat_args_trees[n] = tree_flatten((tuple(range(n)), {}))[1]
+        tree = tree_flatten((tuple(range(n)), {}))[1]
+        compiled = compile_treedef(tree)  # met on every such call: unflattening is short
+        if compiled is not None:  # and arguments that are tracers find it compiled
+            _compiled_by_tree[_room_for(_compiled_by_tree, tree)] = compiled
+        _flat_args_trees[n] = tree
     return tree
 
 
 def flatten_args(args: Sequence[Any], kwargs: dict[str, Any] | None = None,
                  fname: str = "function") -> tuple[list[Any], PyTreeDef]:
-    if not kwargs and all(type(a) in _ARRAY_LEAVES and not _is_bad_array(a) for a in args):
-        return list(args), _flat_args_tree(len(args))
-    leaves, tree = tree_flatten((tuple(args), dict(kwargs or {})))
-    for leaf in leaves:
-        check_leaf(leaf, fname, "an argument")
+    """The leaves of ``(args, kwargs)``, each checked to be an array, and the tree.
+
+    Arguments of a structure met before (a training loop's parameters) are taken
+    apart by that structure's compiled code (see :func:`compile_treedef`), which
+    then also builds the trees of it: the same tree comes back for them each time."""
+    leaves, tree = _flatten_args(args, kwargs)
+    for leaf in leaves:  # check_leaf, in short for the arrays and scalars that pass
+        t = type(leaf)
+        if t is np.ndarray:
+            if leaf.dtype.kind in "OUSV":
+                check_leaf(leaf, fname, "an argument")
+        elif t not in _ARRAY_LEAVES:
+            check_leaf(leaf, fname, "an argument")
     return leaves, tree
 
 
-def _is_bad_array(x: Any) -> bool:
-    return type(x) is np.ndarray and x.dtype.kind in "OUSV"
+def flatten_args_avals(args: Sequence[Any], kwargs: dict[str, Any] | None, fname: str
+                       ) -> tuple[list[Any], PyTreeDef, list[ShapedArray]]:
+    """:func:`flatten_args`, and the avals of the leaves (:func:`leaf_avals`): one
+    pass over the leaves checks them and finds their avals."""
+    leaves, tree = _flatten_args(args, kwargs)
+    return leaves, tree, leaf_avals(leaves, fname)
+
+
+def _flatten_args(args: Sequence[Any], kwargs: dict[str, Any] | None
+                  ) -> tuple[list[Any], PyTreeDef]:
+    if not kwargs and _ARRAY_LEAVES.issuperset(map(type, args)):  # each argument one array
+        return list(args), _flat_args_tree(len(args))
+    tree = (tuple(args), kwargs or {})
+    key = (tuple(map(type, args)), tuple(kwargs) if kwargs else ())
+    for compiled in _compiled_trees.get(key, ()):
+        leaves = compiled.flatten(tree)
+        if leaves is not None:
+            return leaves, compiled.treedef
+    leaves, treedef = tree_flatten((tree[0], dict(tree[1])))
+    _remember(key, treedef)
+    return leaves, treedef
+
+
+#: per key of flatten_args (the positional arguments' types, the keyword names): the
+#: argument trees met there often, compiled, newest first; and how often each other
+#: tree was met (found by hash: a new tree costs one look-up), or None where a tree
+#: met often could not be compiled (containers of the user's, a huge tree): that key's
+#: trees are then left to the general walk, at no cost more. Compiling costs about
+#: 100 µs, what the compiled code saves in some tens of calls: a tree is compiled when
+#: met the third time, and its compiled code is shared by the keys that meet it.
+_compiled_trees: dict[tuple, tuple[CompiledTreeDef, ...]] = {}
+_trees_seen: dict[tuple, dict[PyTreeDef, int] | None] = {}
+_compiled_by_tree: dict[PyTreeDef, CompiledTreeDef] = {}
+_MEETINGS_BEFORE_COMPILING = 3
+#: trees kept per key (a function called with a few structures in turn), and keys
+_TREES_PER_KEY = 4
+_MAX_TREE_KEYS = 256
+
+
+def _remember(key: tuple, treedef: PyTreeDef) -> None:
+    """Note that flatten_args met `treedef` at `key`; compile it if met often."""
+    seen = _trees_seen.get(key, _NOT_YET)
+    if seen is None:
+        return
+    if seen is _NOT_YET:
+        seen = _trees_seen[_room_for(_trees_seen, key)] = {}
+    try:
+        meetings = seen.get(treedef, 0) + 1
+    except TypeError:  # a container of the user's with unhashable aux data
+        _trees_seen[key] = None
+        return
+    if meetings < _MEETINGS_BEFORE_COMPILING:
+        seen[treedef] = meetings
+        if len(seen) > _TREES_PER_KEY:
+            _drop_oldest(seen)
+        return
+    compiled = _compiled_by_tree.get(treedef) or compile_treedef(treedef)
+    if compiled is None:
+        _trees_seen[key] = None
+        return
+    _compiled_by_tree[_room_for(_compiled_by_tree, compiled.treedef)] = compiled
+    seen.pop(treedef, None)
+    trees = _compiled_trees.get(key, ())
+    _compiled_trees[_room_for(_compiled_trees, key)] = (
+        (compiled,) + trees[:_TREES_PER_KEY - 1])
+
+
+_NOT_YET: Any = object()
+
+
+def _room_for(cache: dict[Any, Any], key: Any) -> Any:
+    """`key`, after dropping the oldest key of `cache` if a new one would not fit."""
+    if key not in cache and len(cache) >= _MAX_TREE_KEYS:
+        _drop_oldest(cache)
+    return key
+
+
+def _drop_oldest(cache: dict[Any, Any]) -> None:
+    try:
+        del cache[next(iter(cache))]
+    except (RuntimeError, StopIteration, KeyError):  # changed by another thread meanwhile
+        pass
+
+
+def leaf_avals(leaves: Sequence[Any], fname: str | None = None) -> list[ShapedArray]:
+    """``[get_aval(x) for x in leaves]``, with one aval for all NumPy values of a shape
+    and dtype (avals are never modified): a look-up instead of a new object per array
+    on each call of a transformation. With `fname`, each leaf is checked first, as
+    :func:`flatten_args` checks it (the avals kept are of valid dtypes only, so an
+    array whose aval is found needs no other check)."""
+    avals = []
+    for x in leaves:
+        t = type(x)
+        if t is np.ndarray or t in _NUMPY_SCALAR_TYPES:
+            key = (x.shape, x.dtype)
+            aval = _array_avals.get(key)
+            if aval is None:
+                aval = _new_array_aval(x, key, fname)
+        else:
+            if fname is not None and t not in _ARRAY_LEAVES:
+                check_leaf(x, fname, "an argument")
+            aval = get_aval(x)
+        avals.append(aval)
+    return avals
+
+
+def _new_array_aval(x: Any, key: tuple[tuple[int, ...], np.dtype], fname: str | None
+                    ) -> ShapedArray:
+    if x.dtype.kind in "OUSV" and x.dtype != dtypes.float0:  # not kept: checked each time
+        if fname is not None:
+            check_leaf(x, fname, "an argument")
+        return ShapedArray(*key)
+    if len(_array_avals) >= _MAX_ARRAY_AVALS:
+        _array_avals.clear()
+    aval = _array_avals[key] = ShapedArray(*key)
+    return aval
+
+
+_array_avals: dict[tuple[tuple[int, ...], np.dtype], ShapedArray] = {}
+_MAX_ARRAY_AVALS = 4096
+_NUMPY_SCALAR_TYPES = frozenset(np.dtype(c).type for c in "?bBhHiIlLqQefdgFDG")
 
 
 def unflatten_args(in_tree: PyTreeDef, leaves: Sequence[Any]) -> tuple[tuple, dict]:
@@ -198,7 +347,7 @@ def split_argnums(f: Callable[..., Any], args: Sequence[Any], argnums: tuple[int
                   kwargs: dict[str, Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
     """`f` as a function of only the `argnums` arguments, the rest fixed."""
     args = tuple(args)
-    if not kwargs and len(argnums) == len(args) and argnums == tuple(range(len(args))):
+    if not kwargs and len(argnums) == len(args) and argnums == _all_argnums(len(args)):
         return f, args  # every argument is differentiated: nothing to fix
 
     def f_partial(*dyn: Any) -> Any:
@@ -208,7 +357,12 @@ def split_argnums(f: Callable[..., Any], args: Sequence[Any], argnums: tuple[int
         return f(*full, **kwargs)
 
     f_partial.__name__ = fun_name(f)
-    return f_partial, tuple(args[i] for i in argnums)
+    return f_partial, tuple([args[i] for i in argnums])
+
+
+@functools.cache
+def _all_argnums(n: int) -> tuple[int, ...]:
+    return tuple(range(n))
 
 
 def partial_static(fun: Callable[..., Any], args: Sequence[Any], static: Sequence[int]

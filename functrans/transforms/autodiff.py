@@ -22,10 +22,13 @@ from functrans.transforms.api_util import (
     FlatFun,
     argument_name,
     flatten_args,
+    flatten_args_avals,
     fun_name,
+    leaf_avals,
     normalize_argnums,
     outputs,
     split_argnums,
+    to_output,
     unflatten_args,
 )
 from functrans.transforms.jvp import aux_fun
@@ -45,8 +48,9 @@ class VJPFunction:
         self.in_tree = in_tree
         self.out_tree = out_tree
         self.primal_avals = primal_avals
-        #: per primal: the array library of a non-NumPy one (its zero cotangents too)
-        self.backends = backends or [None] * len(primal_avals)
+        #: per primal: the array library of a non-NumPy one (its zero cotangents too);
+        #: None when all are NumPy values
+        self.backends = backends
         self.out_avals = out_avals
         self.name = name
 
@@ -58,9 +62,8 @@ class VJPFunction:
         cts = [_check_cotangent(ct, a, f"vjp of {self.name}", i)
                for i, (ct, a) in enumerate(zip(flat_ct, self.out_avals))]
         cts_in = self.linear.transpose(cts)
-        out = [_instantiate_like(ct, a, b)
-               for ct, a, b in zip(cts_in, self.primal_avals, self.backends)]
-        args, _ = unflatten_args(self.in_tree, outputs(out, flat_ct))
+        args, _ = unflatten_args(self.in_tree, _cotangent_results(
+            cts_in, self.primal_avals, flat_ct, self.backends))
         return args
 
 
@@ -94,14 +97,43 @@ def _instantiate_like(ct: Any, primal_aval: ShapedArray, backend: Any = None) ->
     """`ct` as an array: zeros for a symbolic Zero, in the primal's array library."""
     if type(ct) is not Zero:
         return ct
-    aval = primal_aval.to_tangent_aval()
-    if core_trace.get_current_trace() is core_trace.eval_trace:
-        zeros = np.zeros(aval.shape, aval.dtype)  # a fresh array, not a broadcast
-    else:
-        zeros = instantiate_zeros(Zero(aval))
+    eager = core_trace.get_current_trace() is core_trace.eval_trace
+    return _zeros(primal_aval.to_tangent_aval(), backend, eager)
+
+
+def _zeros(aval: ShapedArray, backend: Any, eager: bool) -> Any:
+    """Zeros of `aval` in `backend`'s array library (None: NumPy's); evaluating
+    `eager`ly, a new NumPy array (not a broadcast, which could not be written to)."""
+    zeros = np.zeros(aval.shape, aval.dtype) if eager else instantiate_zeros(Zero(aval))
     if backend is None or zeros.dtype == dtypes.float0:
         return zeros
     return backend.from_numpy(zeros)
+
+
+def _cotangent_results(cts: list[Any], primal_avals: list[ShapedArray], inputs: list[Any],
+                       backends: list[Any] | None) -> list[Any]:
+    """The cotangents of the primals as a transformation returns them (see `outputs`):
+    the computed ones made the caller's, copied where one shares memory with one of
+    `inputs` or another cotangent; zeros for a symbolic Zero (new arrays, whose memory
+    needs no check)."""
+    if Zero not in map(type, cts):
+        return outputs(cts, inputs)
+    computed = [ct for ct in cts if type(ct) is not Zero]
+    owned = iter(outputs(computed, inputs))
+    eager = core_trace.get_current_trace() is core_trace.eval_trace
+    numpy_zeros = eager and backends is None
+    results = []
+    for k, ct in enumerate(cts):
+        if type(ct) is not Zero:
+            results.append(next(owned))
+            continue
+        aval = primal_avals[k].to_tangent_aval()
+        if numpy_zeros:  # a new array, as _zeros makes it; to_output's work in short
+            zeros = np.zeros(aval.shape, aval.dtype)
+            results.append(zeros if aval.shape or aval.dtype == dtypes.float0 else zeros[()])
+        else:
+            results.append(to_output(_zeros(aval, backends and backends[k], eager)))
+    return results
 
 
 def _backends(flat: list[Any]) -> list[Any] | None:
@@ -115,11 +147,13 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
     """``(fun(*primals), f_vjp)`` with ``f_vjp(ct)`` the cotangents of the
     primals, as ``jax.vjp`` (``(out, f_vjp, aux)`` with ``has_aux=True``)."""
     name = fun_name(fun)
-    flat, in_tree = flatten_args(primals, None, f"vjp of {name}")
+    flat, in_tree, in_avals = flatten_args_avals(primals, None, f"vjp of {name}")
     flat_fun = FlatFun(aux_fun(fun, has_aux), in_tree, name)
-    out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux)
-    f_vjp = VJPFunction(linear, in_tree, out_tree, [get_aval(p) for p in flat],
-                        [get_aval(p) for p in out_primals], name, _backends(flat))
+    out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux, in_avals)
+    # the tape takes NumPy values only; the general path any library's
+    backends = None if type(linear) is tape.Tape else _backends(flat)
+    f_vjp = VJPFunction(linear, in_tree, out_tree, in_avals, leaf_avals(out_primals), name,
+                        backends)
     out = tree_unflatten(out_tree, outputs(out_primals, flat))
     return (out, f_vjp, aux) if has_aux else (out, f_vjp)
 
@@ -148,33 +182,56 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
     With `holomorphic`, `f` maps complex inputs to a complex output and the result
     is its complex derivative f'(z); without it the output must be real."""
-    name = fun_name(fun)
-    fun_with_aux = aux_fun(fun, has_aux)
+    return _gradient_function(fun, argnums, has_aux, allow_int, holomorphic, with_value=True)
 
-    def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
-        nums = normalize_argnums(argnums, len(args), f"grad of {name}")
+
+def _gradient_function(fun: Callable[..., Any], argnums: int | Sequence[int], has_aux: bool,
+                       allow_int: bool, holomorphic: bool, with_value: bool
+                       ) -> Callable[..., Any]:
+    """The function of ``value_and_grad`` (`with_value`) or of ``grad``: one function
+    for both, so that ``grad`` costs no call more."""
+    name = fun_name(fun)
+    fname = f"grad of {name}"
+    fun_with_aux = aux_fun(fun, has_aux)
+    one_argnum = isinstance(argnums, int)
+
+    def gradient_f(*args: Any, **kwargs: Any) -> Any:
+        nums = normalize_argnums(argnums, len(args), fname)
         f_partial, dyn = split_argnums(fun_with_aux, args, nums, kwargs)
-        flat, in_tree = flatten_args(dyn, None, f"grad of {name}")
-        in_avals = [get_aval(leaf) for leaf in flat]
-        if not allow_int and not all(dtypes.is_float(a.dtype) for a in in_avals):
-            _raise_int_input(dyn, nums, name)
+        flat, in_tree, in_avals = flatten_args_avals(dyn, None, fname)
+        if not allow_int:
+            for a in in_avals:
+                if not dtypes.is_float(a.dtype):
+                    _raise_int_input(dyn, nums, name)
         if holomorphic:
             _check_complex_inputs(flat, name)
         flat_fun = FlatFun(f_partial, in_tree, name)
         out_primals, out_tree, linear, aux = _linearize(flat_fun, flat, has_aux, in_avals)
-        aval = _check_scalar_output(out_primals, out_tree, name, holomorphic)
-        cts = linear.transpose([_unit_cotangent(aval.dtype)], consume=True)
+        one = _output_cotangent(out_primals, out_tree, name, holomorphic)
+        cts = linear.transpose([one], consume=True)
         # the tape takes NumPy values only; the general path any library's
-        backends = (type(linear) is not tape.Tape and _backends(flat)) or [None] * len(flat)
-        value, *flat_grads = outputs([out_primals[0]] + [
-            _instantiate_like(ct, a, b) for ct, a, b in zip(cts, in_avals, backends)], flat)
-        grads, _ = unflatten_args(in_tree, flat_grads)
-        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        backends = None if type(linear) is tape.Tape else _backends(flat)
+        grads, _ = unflatten_args(in_tree, _cotangent_results(cts, in_avals, flat, backends))
+        g = grads[0] if one_argnum else tuple(grads)
+        if not with_value:
+            return (g, aux) if has_aux else g
+        value = to_output(out_primals[0])  # a scalar: it shares no memory
         return ((value, aux), g) if has_aux else (value, g)
 
-    value_and_grad_f.__name__ = f"value_and_grad({name})"
-    value_and_grad_f.__wrapped__ = fun  # type: ignore[attr-defined]
-    return value_and_grad_f
+    gradient_f.__name__ = f"{'value_and_grad' if with_value else 'grad'}({name})"
+    gradient_f.__wrapped__ = fun  # type: ignore[attr-defined]
+    return gradient_f
+
+
+def _output_cotangent(leaves: list[Any], tree: PyTreeDef, name: str, holomorphic: bool
+                      ) -> np.ndarray:
+    """The cotangent 1 of the output `leaves` of grad's function, checked to be a
+    scalar of a floating dtype (complex with `holomorphic` only)."""
+    if len(leaves) == 1 and not holomorphic:
+        one = _real_scalar_units.get(type(leaves[0]))
+        if one is not None:  # a NumPy real floating scalar: nothing more to check
+            return one
+    return _unit_cotangent(_check_scalar_output(leaves, tree, name, holomorphic).dtype)
 
 
 _unit_cotangents: dict[np.dtype, np.ndarray] = {}
@@ -190,20 +247,17 @@ def _unit_cotangent(dtype: np.dtype) -> np.ndarray:
     return one
 
 
+#: per NumPy real floating scalar type: the unit cotangent of its dtype
+_real_scalar_units = {t: _unit_cotangent(np.dtype(t))
+                      for t in (np.float16, np.float32, np.float64, np.longdouble)}
+
+
 def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False,
          allow_int: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
     """The gradient of scalar-valued `fun` with respect to argument(s) `argnums`,
     as ``jax.grad``. With `holomorphic`, the complex derivative of a complex
     function of complex inputs."""
-    vg = value_and_grad(fun, argnums, has_aux, allow_int, holomorphic)
-
-    def grad_f(*args: Any, **kwargs: Any) -> Any:
-        value, g = vg(*args, **kwargs)
-        return (g, value[1]) if has_aux else g
-
-    grad_f.__name__ = f"grad({fun_name(fun)})"
-    grad_f.__wrapped__ = fun  # type: ignore[attr-defined]
-    return grad_f
+    return _gradient_function(fun, argnums, has_aux, allow_int, holomorphic, with_value=False)
 
 
 def _raise_int_input(dyn: tuple, argnums: tuple[int, ...], name: str) -> None:
@@ -234,7 +288,7 @@ def _check_scalar_output(leaves: list[Any], tree: PyTreeDef, name: str,
                         f"a pytree {tree} with {len(leaves)} leaves. Use vjp or jacrev for "
                         "functions with several outputs (or has_aux=True to return extra "
                         "values).")
-    aval = get_aval(leaves[0])
+    aval = leaf_avals(leaves)[0]
     if aval.shape != ():
         raise TypeError(f"grad of {name} requires a scalar output, but the output has shape "
                         f"{aval.shape}. Reduce it to a scalar (e.g. with .sum()), or use "
