@@ -81,7 +81,12 @@ def _time(fn: Callable[[], Any], number: int) -> float:
 
 
 def _calibrate(fn: Callable[[], Any], target: float) -> int:
-    t = _time(fn, 1)
+    """Calls per sample for samples of about `target` seconds, from the fastest of a
+    few calls: an implementation that compiles on its first calls (functrans' eager
+    rules, JAX's jit) would otherwise get samples of a handful of calls, which a
+    garbage collection or a cache miss then dominates. First calls are reported on
+    their own (`first_calls`)."""
+    t = min(_time(fn, 1) for _ in range(5))
     return max(1, int(target / max(t, 1e-7)))
 
 

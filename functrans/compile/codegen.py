@@ -135,13 +135,19 @@ def _broadcast_in_dim(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | Non
     in_shape = eqn.invars[0].aval.shape
     x = args[0]
     ns = em.ns
+    # an array's own reshape costs a fifth of np.reshape's (a NumPy array: its shape
+    # is not empty); other libraries through their namespace
+    def reshape(to: tuple[int, ...]) -> str:
+        return f"{x}.reshape({to})" if ns == "np" and in_shape else f"{ns}.reshape({x}, {to})"
+
     if int(np.prod(in_shape, dtype=np.int64)) == int(np.prod(shape, dtype=np.int64)):
-        return f"{ns}.reshape({x}, {shape})"  # only axes of size 1 added: a view
-    if len(in_shape) != len(shape):
+        return reshape(shape)  # only axes of size 1 added: a view
+    trailing = tuple(dims) == tuple(range(len(shape) - len(in_shape), len(shape)))
+    if in_shape and not trailing:  # else broadcasting aligns the trailing axes itself
         expanded = [1] * len(shape)
         for size, d in zip(in_shape, dims):
             expanded[d] = size
-        x = f"{ns}.reshape({x}, {tuple(expanded)})" if in_shape else x
+        x = reshape(tuple(expanded))
     if ns == "np" and 0 < math.prod(shape) <= st.FILL_BROADCASTS_UP_TO:
         dtype = _dtype_name(em, eqn.outvars[0].aval.dtype)
         return f"{em.glob(st.fill_broadcast, 'fill_broadcast')}({x}, {shape}, {dtype})"

@@ -38,7 +38,7 @@ from functrans.compile.passes import optimize
 from functrans.config import config
 from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
-from functrans.core.backend import is_numpy_value
+from functrans.core.backend import NUMPY_TYPES, is_numpy_value
 from functrans.core.ir import ClosedJaxpr, Jaxpr, Var, dce_jaxpr, eval_jaxpr
 from functrans.core.trace import Trace, Tracer, check_alive
 from functrans.core.zeros import UndefinedPrimal, Zero
@@ -62,7 +62,8 @@ def applies(flat_args: Sequence[Any]) -> bool:
     :mod:`functrans.core.backend`, take the general path)."""
     if not config.eager_tape or core_trace.get_current_trace() is not core_trace.eval_trace:
         return False
-    return all(is_numpy_value(x) for x in flat_args)
+    return NUMPY_TYPES.issuperset(map(type, flat_args)) or all(
+        is_numpy_value(x) for x in flat_args)  # subclasses (np.memmap...) too
 
 
 class TapeTracer(Tracer):
@@ -706,9 +707,11 @@ def record(f: Callable[..., Sequence[Any]], primals: Sequence[Any],
     trace.num_values = len(primals)  # an input's index is its position
     if in_avals is None:
         in_avals = [get_aval(p) for p in primals]
-    in_nonzero = [dtypes.is_float(a.dtype) for a in in_avals]
-    in_tracers = [TapeTracer(trace, p, i, _operand_key(p, True), a) if nz else p
-                  for i, (p, a, nz) in enumerate(zip(primals, in_avals, in_nonzero))]
+    in_nonzero, in_tracers = [], []
+    for i, (p, a) in enumerate(zip(primals, in_avals)):
+        nonzero = dtypes.is_float(a.dtype)
+        in_nonzero.append(nonzero)
+        in_tracers.append(TapeTracer(trace, p, i, _operand_key(p, True), a) if nonzero else p)
     # no gc_paused: a tape is a flat list, which full collections walk in linear total
     # time (measured up to 20,000 entries)
     outs = core_trace.run_in(trace, f, in_tracers)
