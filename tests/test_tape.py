@@ -321,3 +321,18 @@ def test_a_traceable_rule_is_traced_once_per_signature() -> None:
     assert calls[0::2] == [np.ndarray] * 2 and all(issubclass(k, Tracer) for k in calls[1::2])
     assert len(calls) == 4
     np.testing.assert_allclose(ft.jit(ft.vmap(ft.grad(f)))(X), np.cos(X), rtol=1e-14)
+
+
+def test_a_traceable_rule_defined_again_replaces_the_old_one() -> None:
+    @ft.custom_jvp
+    def f(x: Any) -> Any:
+        return fnp.sin(x)
+
+    f.defjvp(lambda primals, tangents: (f(primals[0]), fnp.cos(primals[0]) * tangents[0]))
+    traceable_rule(f)
+    for _ in range(3):
+        np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(f(x)))(X), np.cos(X), rtol=1e-14)
+    f.defjvp(lambda primals, tangents: (f(primals[0]), 2.0 * tangents[0]))
+    for _ in range(3):
+        np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(f(x)))(X), 2.0 * np.ones_like(X))
+        np.testing.assert_allclose(ft.jvp(f, (X,), (X,))[1], 2.0 * X)

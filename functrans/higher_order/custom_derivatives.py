@@ -405,6 +405,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         (and the rule may return them)."""
         self.jvp = jvp
         self.symbolic_zeros = symbolic_zeros
+        self._staged.clear()  # rules made with the previous one
         return jvp
 
     def defjvps(self, *jvps: Callable[..., Any] | None) -> None:
@@ -439,6 +440,13 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         return tuple(next(nd) if i in positions else next(pr) for i in range(n))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._staged and not kwargs:  # a traceable rule's call met before
+            staged = self._staged.get(_array_arguments_key(args))
+            if staged is not None:
+                closed, _, outputs, rule = staged  # (kept only without hoisted values)
+                outs = custom_jvp_call_p.bind(*args, call_jaxpr=closed, jvp=rule,
+                                              num_consts=0, name=rule.name)
+                return tree_unflatten(outputs.tree, outs)
         name = fun_name(self.fun)
         what = f"custom_jvp function {name}"
         if self.jvp is None:
@@ -486,6 +494,27 @@ class custom_jvp:  # noqa: N801  (JAX's name)
 
 #: operand signatures kept per custom_jvp function with a traceable rule
 _MAX_STAGED = 64
+_ARGUMENT_TREES: dict[int, PyTreeDef] = {}
+
+
+def _array_arguments_key(args: tuple) -> Any:
+    """The key :meth:`custom_jvp._stage` keeps a call of array arguments, at least
+    one traced, under (None for any other call): found without building a spec."""
+    avals, traced = [], False
+    for x in args:
+        if isinstance(x, Tracer):
+            traced = True
+            avals.append(x.aval)
+        elif type(x) is np.ndarray:
+            avals.append(get_aval(x))
+        else:
+            return None
+    if not traced or core_trace.get_current_trace() is core_trace.eval_trace:
+        return None
+    tree = _ARGUMENT_TREES.get(len(args))
+    if tree is None:
+        tree = _ARGUMENT_TREES[len(args)] = tree_flatten(tuple(range(len(args))))[1]
+    return (tree, *avals)
 
 
 def traceable_rule(fun: custom_jvp) -> custom_jvp:
