@@ -224,3 +224,51 @@ def test_numpy_vjp_jvp_dot_product_identity(x: np.ndarray, seed: int) -> None:
     assert out.dtype == x.dtype and jtv.dtype == x.dtype
     scale = float(np.sum(np.abs(v.astype(np.float64) * ju)) + 1.0)
     assert abs(inner_prod(v, ju) - inner_prod(jtv, u)) <= rounding_tol(x.dtype) * scale
+
+
+# ------------------------------------------------------------------ the eager tape
+
+#: binary steps of a random program: the value so far and a second operand that
+#: broadcasts against it
+BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "add": lambda x, y: x + y,
+    "mul": lambda x, y: x * y,
+    "sub-rev": lambda x, y: y - x,
+    "div": lambda x, y: x / (1.5 + y * y),
+    "max": fnp.maximum,
+    "where": lambda x, y: fnp.where(x > y, x * y, fnp.sin(x)),
+}
+
+
+@PROPERTY
+@given(st.data())
+def test_the_tape_walked_and_fused_equals_the_general_path(data: Any) -> None:
+    """Random programs (unary steps, broadcasting binary steps, a reduction) give the
+    same gradients through the tape — on each of the calls that take its general path,
+    derive its rules, compile them, and run its fused backward function — as through
+    the linear jaxpr that nested transformations use."""
+    from functrans.config import config
+
+    shapes, _ = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3,
+                                                            max_side=3))
+    dtype = data.draw(fst.float_dtypes())
+    x = data.draw(fst.arrays(shapes[0], dtype))
+    y = data.draw(fst.arrays(shapes[1], dtype))
+    steps = data.draw(st.lists(st.sampled_from(sorted(UNARY) + sorted(BINARY)), min_size=1,
+                               max_size=5))
+
+    def program(a: Any, b: Any) -> Any:
+        for name in steps:
+            a = UNARY[name](a) if name in UNARY else BINARY[name](a, b)
+        return fnp.sum(a * a) + fnp.sum(b)
+
+    gradient = grad(program, argnums=(0, 1))
+    saved = config.eager_tape
+    config.update("eager_tape", False)
+    try:
+        expected = gradient(x, y)
+    finally:
+        config.update("eager_tape", saved)
+    for _ in range(5):
+        for got, want in zip(gradient(x, y), expected):
+            assert_same(got, want, dtype)
