@@ -17,6 +17,11 @@ third on runs the rule compiled to NumPy code. So the JVP and transpose rules st
 the only source of derivatives, and the per-primitive cost is one call of generated
 code forward and one backward.
 
+The backward pass walks the entries in reverse. A tape whose structure was met
+before (the same function differentiated again, as in a training loop) runs one
+fused backward function instead: every entry's backward function inlined,
+optimised together and compiled (:class:`_Plan`).
+
 A primitive whose derivation cannot be made from avals alone (a custom_jvp or
 custom_vjp call, whose rules run on the concrete values; parameters that cannot
 be hashed; a rule that needs concrete values) is linearized on its concrete
