@@ -13,7 +13,7 @@ import functrans.numpy as fnp
 from functrans import lax
 from functrans.core.avals import get_aval
 from functrans.core.trace import Tracer
-from functrans.numpy import _products, _util
+from functrans.numpy import _indexing, _products, _ufuncs, _util
 from functrans.tree_util import _flatten, tree_flatten, tree_unflatten
 
 DTYPES = [np.float32, np.float64, np.int32, np.int64, np.bool_, np.complex128, np.float16]
@@ -377,6 +377,247 @@ def test_small_concrete_broadcasts_are_new_arrays():
     assert not np.shares_memory(wide, b) and wide.flags.writeable
     np.testing.assert_array_equal(big, np.broadcast_to(b, (70, 70, 32)))  # a view: large
     np.testing.assert_array_equal(fnp.add(x, b), x + b)
+
+
+
+
+MEAN_AXES = [None, 0, -1, (0, 1), 5, 1.0]
+
+
+@pytest.mark.parametrize("name", ["mean", "var", "std"])
+def test_means_and_variances_stage_what_the_general_path_stages(name):
+    fn = getattr(fnp, name)
+
+    def general(x, axis, keepdims, ddof):
+        if name == "mean":  # a dtype (the one it computes in) takes the general path
+            dtype = _util.to_inexact_dtype(get_aval(x).dtype)
+            return fn(x, axis, dtype=dtype, keepdims=keepdims)
+        return fn(x, axis, keepdims=keepdims, correction=ddof)  # as does a correction
+
+    checked = 0
+    for dtype, shape, kind, axis, keepdims, ddof in itertools.product(
+            [np.float32, np.float64, np.complex64, np.int32], [(), (3,), (2, 3)],
+            OPERAND_KINDS, MEAN_AXES, [False, True], [0, 1] if name != "mean" else [0]):
+        if kind == "weak" and dtype == np.int32 and name != "mean":
+            continue  # (a weak int has no variance dtype to keep: nothing to compare)
+        operand = _maker(dtype, shape, kind)
+        kwargs = {} if name == "mean" else {"ddof": ddof}
+        got = _jaxpr_or_error(lambda x: fn(x, axis, keepdims=keepdims, **kwargs), operand)
+        assert got == _jaxpr_or_error(lambda x: general(x, axis, keepdims, ddof), operand)
+        if kind == "constant" and not got.startswith(("TypeError", "ValueError", "Axis")):
+            value = operand[0]
+            fast, slow = fn(value, axis, keepdims=keepdims, **kwargs), general(
+                value, axis, keepdims, ddof)
+            assert fast.dtype == slow.dtype
+            np.testing.assert_array_equal(fast, slow)
+        checked += 1
+    assert checked > 200
+
+
+def _general_clip(a, lo, hi):
+    """clip by the general promotion of its three operands."""
+    args = [a] + [b for b in (lo, hi) if b is not None]
+    promoted = _util._promote("clip", tuple(_util.asarray_arg(x, "clip") for x in args), None)
+    out, rest = promoted[0], promoted[1:]
+    if lo is not None:
+        out = lax.max(out, rest[0])
+    if hi is not None:
+        out = lax.min(out, rest[-1])
+    return out
+
+
+CLIP_BOUNDS = [(0.5, None), (None, 2), (-1.5, 2.5), (1, 3), (np.float32(0.5), 2.0),
+               (0.5, np.float64(2.0)), (0.5, np.full(3, 2.0)), (True, None), (1e300, None)]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+def test_clip_stages_what_the_general_path_stages():
+    checked = 0
+    for dtype, shape, kind, (lo, hi) in itertools.product(
+            [np.float16, np.float32, np.float64, np.int32], SHAPES, OPERAND_KINDS,
+            CLIP_BOUNDS):
+        operand = _maker(dtype, shape, kind)
+        got = _jaxpr_or_error(lambda x: fnp.clip(x, lo, hi), operand)
+        assert got == _jaxpr_or_error(lambda x: _general_clip(x, lo, hi), operand)
+        if kind == "constant":
+            fast, slow = fnp.clip(operand[0], lo, hi), _general_clip(operand[0], lo, hi)
+            assert fast.dtype == slow.dtype
+            np.testing.assert_array_equal(fast, slow)
+        checked += 1
+    assert checked > 300
+
+
+def _general_where(condition, x, y):
+    """where by the general promotion and broadcasting of its operands."""
+    condition = _util.as_array(_util.asarray_arg(condition, "where"))
+    x, y = _util._promote("where", (_util.asarray_arg(x, "where"),
+                                    _util.asarray_arg(y, "where")), None)
+    shape = _util.broadcast_shapes("where", _util.shape_of(condition), _util.shape_of(x))
+    return lax.select(_util.broadcast_to_shape(_ufuncs.to_bool(condition), shape),
+                      _util.broadcast_to_shape(x, shape), _util.broadcast_to_shape(y, shape))
+
+
+def test_where_stages_what_the_general_path_stages():
+    checked = 0
+    scalars = [(2.5, lambda _: 2.5), (2, lambda _: 2)]
+    for dtype, c_shape, x_shape, c_kind, x_kind, y_kind in itertools.product(
+            [np.float32, np.float64, np.int32, np.bool_], [(), (2, 3)], SHAPES,
+            OPERAND_KINDS[:2], OPERAND_KINDS, OPERAND_KINDS):
+        condition = _maker(np.bool_, c_shape, c_kind)
+        x = _maker(dtype, x_shape, x_kind)
+        for y in [_maker(dtype, c_shape, y_kind)] + scalars:
+            operands = (condition, x, y)
+            assert (_jaxpr_or_error(fnp.where, *operands)
+                    == _jaxpr_or_error(_general_where, *operands))
+            checked += 1
+    values = [np.arange(6.0).reshape(2, 3) - 2, np.arange(3, dtype=np.float32), 1.5, 2]
+    for c, x, y in itertools.product(values[:2], values, values):
+        condition = np.asarray(c) > 0
+        fast, slow = fnp.where(condition, x, y), _general_where(condition, x, y)
+        assert fast.dtype == slow.dtype
+        np.testing.assert_array_equal(fast, slow)
+    assert checked > 1000
+
+
+JOIN_SHAPES = [[(2, 3), (2, 3)], [(2, 3), (4, 3)], [(2, 3), (2, 4)], [(3,), (2,)],
+               [(2, 3), (3,)], [(), ()], [(2, 3), (2, 3), (1, 3)]]
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, -2, 2, None, np.int64(1)])
+def test_concatenate_and_stack_stage_what_the_general_path_stages(axis):
+    checked = 0
+    for shapes, dtypes, kinds in itertools.product(
+            JOIN_SHAPES, [(np.float64, np.float64), (np.float32, np.float64),
+                          (np.int32, np.int32)], itertools.product(OPERAND_KINDS, repeat=2)):
+        operands = [_maker(dtypes[i % 2], s, kinds[i % 2]) for i, s in enumerate(shapes)]
+
+        def general_concatenate(*xs):  # an iterable (not a list) takes the general path
+            return fnp.concatenate(iter(xs), axis)
+
+        def general_stack(*xs):
+            ax = _util.canonicalize_axis(axis, _util.ndim_of(xs[0]) + 1, "stack")
+            return fnp.concatenate([fnp.expand_dims(x, ax) for x in xs], ax)
+
+        assert (_jaxpr_or_error(lambda *xs: fnp.concatenate(xs, axis), *operands)
+                == _jaxpr_or_error(general_concatenate, *operands))
+        got = _jaxpr_or_error(lambda *xs: fnp.stack(xs, axis), *operands)
+        if not got.startswith(("ValueError", "TypeError", "Axis")):
+            assert got == _jaxpr_or_error(general_stack, *operands)
+        checked += 1
+    assert checked > 180
+
+
+STATIC_INDEXES = [0, -1, (0, 1), slice(None), (slice(None), 0), (Ellipsis, 1),
+                  (None, slice(1, None)), (slice(None, None, -1), None, -2),
+                  (slice(3, 0, -2), Ellipsis), (1, slice(None), None), slice(5, 9), 4,
+                  (0, 0, 0), (Ellipsis, Ellipsis), (slice(None, None, 0),)]
+
+
+def test_static_indexes_remembered_are_those_parsed_afresh():
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(shape)
+              for shape in [(4,), (6,), (4, 3), (3, 4), (3, 4, 2), (2, 4, 3)]]
+    cases = list(itertools.product(range(len(arrays)), STATIC_INDEXES))
+    fresh = {}
+    for k, index in cases:
+        _indexing._basic_indexes.clear()
+        fresh[k, repr(index)] = _jaxpr_or_error(lambda t, i=index: t[i],
+                                                (arrays[k], lambda t: t))
+    for k, index in cases * 2:  # remembered, after the other indexes and shapes
+        x = arrays[k]
+        assert _jaxpr_or_error(lambda t, i=index: t[i], (x, lambda t: t)) == \
+            fresh[k, repr(index)]
+        try:
+            want = x[index]
+        except (IndexError, ValueError) as e:
+            with pytest.raises(type(e)):
+                _indexing.getitem(x, index)
+            continue
+        np.testing.assert_array_equal(_indexing.getitem(x, index), want)
+
+
+# ------------------------------------------------------------------ einsum plans
+
+#: one einsum at shapes that change its plan: ellipsis widths, size-1 axes that
+#: broadcast, sizes that change the contraction order, repeated labels
+EINSUM_SHAPE_SEQUENCES = [
+    ("...ij,...jk->...ik", [[(3, 4), (4, 5)], [(2, 3, 4), (4, 5)], [(2, 1, 3, 4), (5, 4, 6)],
+                            [(1, 4), (4, 5)]]),
+    ("ij,jk,kl->il", [[(3, 4), (4, 50), (50, 2)], [(30, 4), (4, 5), (5, 2)],
+                      [(3, 40), (40, 5), (5, 20)]]),
+    ("ij,j->i", [[(3, 4), (4,)], [(3, 4), (1,)], [(3, 1), (4,)]]),
+    ("ii->i", [[(3, 3)], [(1, 1)], [(5, 5)]]),
+]
+
+
+def _einsum_jaxpr(spec, shapes, optimize):
+    arrays = [np.ones(s) for s in shapes]
+    return str(ft.make_jaxpr(lambda *xs: fnp.einsum(spec, *xs, optimize=optimize))(*arrays))
+
+
+@pytest.mark.parametrize("optimize", [False, "greedy", "optimal"])
+@pytest.mark.parametrize("spec, sequence", EINSUM_SHAPE_SEQUENCES,
+                         ids=[s for s, _ in EINSUM_SHAPE_SEQUENCES])
+def test_einsum_plans_are_those_made_afresh(spec, sequence, optimize):
+    # a remembered plan serves only calls of its subscripts, shapes and optimize
+    rng = np.random.default_rng(2)
+    fresh = {}
+    for shapes in sequence:
+        _products._einsum_plans.clear()
+        fresh[tuple(shapes)] = _einsum_jaxpr(spec, shapes, optimize)
+    for shapes in sequence + sequence[::-1]:  # each one met after the others
+        arrays = [rng.standard_normal(s) for s in shapes]
+        np.testing.assert_allclose(fnp.einsum(spec, *arrays, optimize=optimize),
+                                   np.einsum(spec, *arrays), rtol=1e-12)
+        assert _einsum_jaxpr(spec, shapes, optimize) == fresh[tuple(shapes)]
+
+
+def test_einsum_optimize_values_that_compare_equal_keep_their_meaning():
+    a, b, c = np.ones((3, 4)), np.ones((4, 5)), np.ones((5, 2))
+    want = np.einsum("ij,jk,kl->il", a, b, c)
+    path = ["einsum_path", [1, 2], [0, 1]]  # lists inside: not hashable as given
+    for optimize in [False, path, True, "greedy", 1]:
+        np.testing.assert_allclose(fnp.einsum("ij,jk,kl->il", a, b, c, optimize=optimize), want)
+    for optimize in [0, "bogus"]:  # 0 == False, but is not a strategy
+        with pytest.raises(ValueError, match="einsum: optimize must be"):
+            fnp.einsum("ij,jk,kl->il", a, b, c, optimize=optimize)
+    path_order = _einsum_jaxpr("ij,jk,kl->il", [(3, 4), (4, 5), (5, 2)], path)
+    assert path_order == _einsum_jaxpr("ij,jk,kl->il", [(3, 4), (4, 5), (5, 2)],
+                                       ("einsum_path", (1, 2), (0, 1)))
+    assert path_order != _einsum_jaxpr("ij,jk,kl->il", [(3, 4), (4, 5), (5, 2)], False)
+
+
+def test_einsum_plans_kept_are_bounded():
+    for n in range(1, _products._EINSUM_PLANS_KEPT + 20):
+        fnp.einsum("i->", np.ones(n))
+        assert len(_products._einsum_plans) <= _products._EINSUM_PLANS_KEPT
+
+
+#: einsums and the functrans.numpy functions that stage the same program
+EINSUM_EQUIVALENTS = [
+    ("ij,jk->ik", [(3, 4), (4, 5)], fnp.matmul),
+    ("ij,j->i", [(3, 4), (4,)], fnp.matmul),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)], lambda a, b: lax.dot_general(
+        a, b, (((2,), (1,)), ((0,), (0,))))),
+    ("ij,kj->ik", [(3, 4), (5, 4)], lambda a, b: lax.dot_general(a, b, (((1,), (1,)),
+                                                                        ((), ())))),
+    ("ij,jk->ki", [(3, 4), (4, 5)], lambda a, b: fnp.transpose(fnp.matmul(a, b))),
+    ("ij->", [(3, 4)], fnp.sum),
+    ("ijk->ik", [(2, 3, 4)], lambda a: fnp.sum(a, axis=1)),
+    ("ijk->kji", [(2, 3, 4)], fnp.transpose),
+    ("ii->i", [(3, 3)], fnp.diagonal),
+    ("ij->ij", [(3, 4)], lambda a: a),
+]
+
+
+@pytest.mark.parametrize("spec, shapes, equivalent", EINSUM_EQUIVALENTS,
+                         ids=[s for s, _, _ in EINSUM_EQUIVALENTS])
+def test_einsum_stages_what_the_equivalent_function_stages(spec, shapes, equivalent):
+    for kind in ["traced", "weak"]:
+        operands = [_maker(np.float64, s, kind) for s in shapes]
+        for _ in range(2):  # a fresh plan, then the remembered one
+            assert (_jaxpr_or_error(lambda *xs: fnp.einsum(spec, *xs), *operands)
+                    == _jaxpr_or_error(equivalent, *operands))
 
 
 Point = collections.namedtuple("Point", "x y")

@@ -19,7 +19,7 @@ Boolean masks must be concrete (their result shape depends on their values).
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -259,10 +259,13 @@ def getitem(x: Any, index: Any) -> Array:
     x = as_array(asarray_arg(x, "indexing", "x"))
     if isinstance(index, tuple) and not index:
         return x
+    basic = _static_basic_index(shape_of(x), index)
+    if basic is not None:
+        return _apply_basic(x, basic)
     plan = _parse(shape_of(x), index)
     x = _insert_axes(x, plan)
     if not plan.has_arrays():
-        return _basic(x, plan)
+        return _apply_basic(x, _basic_index(plan))
     return _advanced(x, plan)
 
 
@@ -270,9 +273,18 @@ def _insert_axes(x: Array, plan: _Plan) -> Array:
     return lax.reshape(x, plan.shape) if plan.inserted_axes else x
 
 
-def _apply_slices(x: Array, plan: _Plan, ints_too: bool) -> Array:
-    """One static ``slice`` (and one ``rev`` for negative steps) over the
-    sliced axes (and int axes as length-1 slices when `ints_too`)."""
+class _Slicing(NamedTuple):
+    """The one ``slice`` and the one ``rev`` that take the sliced axes of an index."""
+
+    #: the parameters of the slice, as lax.slice binds them; None for no slice
+    slice_params: dict[str, Any] | None
+    #: the axes rev reverses (negative steps), increasing; () for no rev
+    reversed_axes: tuple[int, ...]
+
+
+def _slicing(plan: _Plan, ints_too: bool) -> _Slicing:
+    """The slicing of the sliced axes of `plan` (and of its int axes, as length-1
+    slices, when `ints_too`)."""
     shape = plan.shape
     starts, limits, strides = [0] * len(shape), list(shape), [1] * len(shape)
     reversed_axes = []
@@ -291,22 +303,98 @@ def _apply_slices(x: Array, plan: _Plan, ints_too: bool) -> Array:
                     reversed_axes.append(ax)
         elif e.kind == "int" and ints_too:
             starts[e.axis], limits[e.axis] = e.value, e.value + 1
-    if starts != [0] * len(shape) or limits != list(shape) or strides != [1] * len(shape):
-        x = lax.slice(x, tuple(starts), tuple(limits), tuple(strides))
-    if reversed_axes:
-        x = lax.rev(x, tuple(reversed_axes))
+    params = None
+    unit_strides = strides == [1] * len(shape)
+    if starts != [0] * len(shape) or limits != list(shape) or not unit_strides:
+        params = {"start_indices": tuple(starts), "limit_indices": tuple(limits),
+                  "strides": None if unit_strides else tuple(strides)}
+    return _Slicing(params, tuple(reversed_axes))
+
+
+def _apply_slicing(x: Array, slicing: _Slicing) -> Array:
+    # the parameters are checked against the shape already: bound as lax.slice
+    # and lax.rev would bind them
+    if slicing.slice_params is not None:
+        x = lax.slice_p.bind(x, **slicing.slice_params)
+    if slicing.reversed_axes:
+        x = lax.rev_p.bind(x, dimensions=slicing.reversed_axes)
     return x
 
 
-def _basic(x: Array, plan: _Plan) -> Array:
-    x = _apply_slices(x, plan, ints_too=True)
-    out_shape = []
+def _apply_slices(x: Array, plan: _Plan, ints_too: bool) -> Array:
+    return _apply_slicing(x, _slicing(plan, ints_too))
+
+
+class _BasicIndex(NamedTuple):
+    """What a basic index (ints, slices, None, Ellipsis) does: one slicing, then a
+    reshape that drops the int axes and adds the None axes."""
+
+    slicing: _Slicing
+    #: the shape after the slicing, and the result's
+    sliced_shape: tuple[int, ...]
+    shape: tuple[int, ...]
+
+
+def _basic_index(plan: _Plan) -> _BasicIndex:
+    sliced_shape, out_shape = list(plan.shape), []
     for e in plan.entries:
         if e.kind == "newaxis":
             out_shape.append(1)
         elif e.kind == "slice":
+            sliced_shape[e.axis] = e.length
             out_shape.append(e.length)
-    return lax.reshape(x, tuple(out_shape))
+        else:  # an int: a length-1 slice, dropped
+            sliced_shape[e.axis] = 1
+    return _BasicIndex(_slicing(plan, ints_too=True), tuple(sliced_shape), tuple(out_shape))
+
+
+def _apply_basic(x: Array, basic: _BasicIndex) -> Array:
+    x = _apply_slicing(x, basic.slicing)
+    if basic.shape == basic.sliced_shape:
+        return x
+    return lax.reshape_p.bind(x, new_sizes=basic.shape, dimensions=None)
+
+
+#: (operand shape, static index key) -> its basic index; cleared when full
+_basic_indexes: dict[Any, _BasicIndex] = {}
+_BASIC_INDEXES_KEPT = 512
+
+
+def _static_basic_index(shape: tuple[int, ...], index: Any) -> _BasicIndex | None:
+    """The basic index of an index made of Python ints, slices of Python ints, None
+    and Ellipsis, remembered per operand shape; None for any other index (parsed
+    afresh). An index that raises is not remembered: it raises again."""
+    key = _static_key(index)
+    if key is None:
+        return None
+    key = (shape, key)
+    basic = _basic_indexes.get(key)
+    if basic is None:
+        basic = _basic_index(_parse(shape, index))
+        if len(_basic_indexes) >= _BASIC_INDEXES_KEPT:
+            _basic_indexes.clear()
+        _basic_indexes[key] = basic
+    return basic
+
+
+def _static_key(index: Any) -> tuple[Any, ...] | None:
+    """`index` as a hashable key (a slice as its bounds), when it holds only Python
+    ints, slices of Python ints or None, None and Ellipsis; else None."""
+    key = []
+    for e in index if type(index) is tuple else (index,):
+        t = type(e)
+        if t is int or e is None or e is Ellipsis:
+            key.append(e)
+        elif t is slice and _static_bound(e.start) and _static_bound(e.stop) \
+                and _static_bound(e.step):
+            key.append((e.start, e.stop, e.step))
+        else:
+            return None
+    return tuple(key)
+
+
+def _static_bound(bound: Any) -> bool:
+    return bound is None or type(bound) is int
 
 
 def _adjacent(plan: _Plan) -> bool:
@@ -316,7 +404,8 @@ def _adjacent(plan: _Plan) -> bool:
 
 
 def _index_arrays(plan: _Plan) -> tuple[list[int], list[Array], tuple[int, ...]]:
-    """The advanced axes, their index arrays, and the shape they broadcast to."""
+    """The advanced axes, their index arrays, and the shape they broadcast to. Concrete
+    index arrays are new arrays (made by `_normalise_indices`), never the caller's."""
     advanced = plan.advanced
     axes = [e.axis for e in advanced]
     arrays = [np.asarray(e.value, _int64) if e.kind == "int" else e.value for e in advanced]
@@ -327,6 +416,8 @@ def _index_arrays(plan: _Plan) -> tuple[list[int], list[Array], tuple[int, ...]]
 def _stack_indices(arrays: list[Array], batch: tuple[int, ...]) -> Array:
     """Index arrays broadcast to `batch` and stacked on a new last axis."""
     if not builtins.any(is_traced(a) for a in arrays):
+        if len(arrays) == 1 and arrays[0].shape == batch:  # (new arrays: see _index_arrays)
+            return arrays[0].reshape(batch + (1,))
         return np.stack([np.broadcast_to(a, batch) for a in arrays], axis=-1)
     columns = [lax.reshape(broadcast_to_shape(cast(a, _int64), batch), batch + (1,))
                for a in arrays]
@@ -336,7 +427,9 @@ def _stack_indices(arrays: list[Array], batch: tuple[int, ...]) -> Array:
 def _advanced(x: Array, plan: _Plan) -> Array:
     x = _apply_slices(x, plan, ints_too=False)
     axes, arrays, batch = _index_arrays(plan)
-    gathered = lax.gather(x, _stack_indices(arrays, batch), tuple(axes))
+    # int64 indices of shape batch + (len(axes),), distinct non-negative axes: the
+    # gather lax.gather would bind
+    gathered = lax.gather_p.bind(x, _stack_indices(arrays, batch), axes=tuple(axes))
     # gathered: batch dims, then the sliced axes in order. Place the batch block.
     nb = len(batch)
     slices_before = 0

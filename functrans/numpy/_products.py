@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import string
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,7 +24,6 @@ from functrans.numpy._util import (
     cast,
     dtype_of,
     promote_dtypes,
-    result_type,
     same_dtype_arrays,
     same_dtype_shapes,
     shape_of,
@@ -48,8 +48,12 @@ def _shape(x: Array) -> tuple[int, ...]:
 
 def _dot_general(x: Array, y: Array, contract: tuple[Sequence[int], Sequence[int]],
                  batch: tuple[Sequence[int], Sequence[int]] = ((), ())) -> Array:
+    """dot_general of two operands of one dtype, whose axes `contract` and `batch` are
+    non-negative Python ints (checked by the caller): the dimension numbers as tuples
+    are what lax.dot_general would bind."""
     dims = ((tuple(contract[0]), tuple(contract[1])), (tuple(batch[0]), tuple(batch[1])))
-    return lax.dot_general(x, y, dims)
+    return lax.dot_general_p.bind(x, y, dimension_numbers=dims, precision=None,
+                                  preferred_element_type=None)
 
 
 #: the dimension numbers of products of operands of ranks (1 or 2, 1 or 2): a's last
@@ -190,8 +194,32 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Array:
 
 
 # ------------------------------------------------------------------ einsum
+#
+# An einsum is planned once per (subscripts, operand shapes, optimize): the parsed
+# subscripts, the contraction order, and what each step does (broadcast a size-1
+# axis, take a diagonal, sum out labels, contract a pair, permute the result). A
+# call then runs its plan, binding the primitives the steps name: a repeated einsum
+# costs about its binds, on arrays and on tracers alike. The plan depends on shapes
+# only (every label has one size), so it holds no operand and no dtype.
 
 _ELLIPSIS_LABELS = [chr(c) for c in range(0x3B1, 0x3B1 + 25)]  # Greek: never user labels
+
+
+class _EinsumStep(NamedTuple):
+    #: computes the step's value from those of `inputs`
+    apply: Callable[..., Array]
+    #: indices into the values: the operands, then the earlier steps' results in order
+    inputs: tuple[int, ...]
+
+
+class _EinsumPlan(NamedTuple):
+    steps: tuple[_EinsumStep, ...]
+    #: the index of the result among the values
+    result: int
+
+
+#: a term of the sum: the index of its value, and the label of each of its axes
+_Term = tuple[int, str]
 
 
 def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy", precision: Any = None,
@@ -200,30 +228,97 @@ def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy", precision:
 
     Repeated labels within an operand take diagonals; operands are contracted
     pairwise with dot_general, in the order ``numpy.einsum_path`` finds
-    (``optimize=False``: left to right)."""
+    (``optimize=False``: left to right). The plan of a call is remembered per
+    subscripts, operand shapes and `optimize`, so repeating an einsum costs about
+    the primitives it binds. `precision` is accepted for JAX compatibility and has
+    no effect (evaluation is NumPy's)."""
     if not isinstance(subscripts, str):
         subscripts, operands = _from_sublists(subscripts, operands)
     arrays = _operands("einsum", *operands) if operands else []
     if not arrays:
         raise ValueError("functrans.numpy.einsum: at least one operand is required")
-    inputs, output = _parse_subscripts(subscripts, [_shape(x) for x in arrays])
-    arrays = _broadcast_label_sizes(arrays, inputs)
-    terms = [_simplify_term(x, labels, output, inputs[:i] + inputs[i + 1:])
-             for i, (x, labels) in enumerate(zip(arrays, inputs, strict=True))]
-    for step in _contraction_path(terms, output, optimize):
+    plan = _einsum_plan(subscripts, tuple([_shape(x) for x in arrays]), optimize)
+    values = list(arrays)
+    for step in plan.steps:
+        values.append(step.apply(*[values[i] for i in step.inputs]))
+    result = values[plan.result]
+    if preferred_element_type is not None:
+        result = cast(result, np.dtype(preferred_element_type))
+    return result
+
+
+#: plan key -> plan; cleared when full (programs use few distinct einsums)
+_einsum_plans: dict[Any, _EinsumPlan] = {}
+_EINSUM_PLANS_KEPT = 256
+
+
+def _einsum_plan(subscripts: str, shapes: tuple[tuple[int, ...], ...], optimize: Any
+                 ) -> _EinsumPlan:
+    """The plan of an einsum, remembered. A call that raises is not remembered, so
+    it raises again, with the same message."""
+    key = _plan_key(subscripts, shapes, optimize)
+    plan = None if key is None else _einsum_plans.get(key)
+    if plan is None:
+        plan = _make_plan(subscripts, shapes, optimize)
+        if key is not None:
+            if len(_einsum_plans) >= _EINSUM_PLANS_KEPT:
+                _einsum_plans.clear()
+            _einsum_plans[key] = plan
+    return plan
+
+
+def _plan_key(subscripts: str, shapes: tuple[tuple[int, ...], ...], optimize: Any) -> Any:
+    """What a plan depends on, hashable; None when `optimize` is not (then the plan is
+    made afresh). The type of `optimize` is part of it: ``0 == False`` but
+    ``optimize=0`` is an error where ``optimize=False`` is not."""
+    if type(optimize) is list:  # an einsum_path's path, as NumPy returns it
+        optimize = tuple(tuple(s) if type(s) is list else s for s in optimize)
+    key = (subscripts, shapes, type(optimize), optimize)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _make_plan(subscripts: str, shapes: tuple[tuple[int, ...], ...], optimize: Any
+               ) -> _EinsumPlan:
+    inputs, output = _parse_subscripts(subscripts, list(shapes))
+    sizes = _label_sizes(inputs, shapes)
+    plan = _PlanBuilder(len(shapes))
+    terms = []
+    for i, (shape, labels) in enumerate(zip(shapes, inputs, strict=True)):
+        target = tuple(sizes[c] for c in labels)
+        slot = i if target == shape else plan.add(
+            functools.partial(broadcast_to_shape, shape=target), i)
+        terms.append(_simplify_term(plan, (slot, labels), output, inputs[:i] + inputs[i + 1:]))
+    for step in _contraction_path([labels for _, labels in terms], sizes, output, optimize):
         picked = [terms[i] for i in step]
         terms = [t for i, t in enumerate(terms) if i not in step]
         combined = picked[0]
         for k, other in enumerate(picked[1:], start=1):
             rest = [t[1] for t in picked[k + 1:]] + [t[1] for t in terms]
-            combined = _contract_pair(combined, other, output, rest)
+            combined = _contract_pair(plan, combined, other, output, rest)
         terms.append(combined)
-    (result, labels), = terms
-    result, labels = _sum_out(result, labels, set(output))
-    result = lax.transpose(result, tuple(labels.index(c) for c in output))
-    if preferred_element_type is not None:
-        result = cast(result, np.dtype(preferred_element_type))
-    return result
+    (term,) = terms
+    slot, labels = _sum_out(plan, term, set(output))
+    permutation = tuple(labels.index(c) for c in output)
+    if permutation != tuple(range(len(permutation))):  # (lax.transpose skips the identity)
+        slot = plan.add(functools.partial(lax.transpose_p.bind, permutation=permutation), slot)
+    return _EinsumPlan(tuple(plan.steps), slot)
+
+
+class _PlanBuilder:
+    """The steps of a plan, recorded in order as terms are simplified and contracted."""
+
+    def __init__(self, n_operands: int):
+        self.n_operands = n_operands
+        self.steps: list[_EinsumStep] = []
+
+    def add(self, apply: Callable[..., Array], *inputs: int) -> int:
+        """Record a step; returns the index its value will have."""
+        self.steps.append(_EinsumStep(apply, inputs))
+        return self.n_operands + len(self.steps) - 1
 
 
 def _from_sublists(first: Any, rest: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
@@ -299,62 +394,65 @@ def _parse_subscripts(subscripts: str, shapes: list[tuple[int, ...]]
     return expanded, output
 
 
-def _broadcast_label_sizes(arrays: list[Array], inputs: list[str]) -> list[Array]:
-    """Check each label has one size; size-1 axes broadcast to it."""
+def _label_sizes(inputs: list[str], shapes: tuple[tuple[int, ...], ...]) -> dict[str, int]:
+    """The size of each label, checked to be one size in every operand where it is not
+    1 (size-1 axes broadcast to it)."""
     sizes: dict[str, int] = {}
-    for x, labels in zip(arrays, inputs, strict=True):
-        for c, d in zip(labels, _shape(x), strict=True):
+    for labels, shape in zip(inputs, shapes, strict=True):
+        for c, d in zip(labels, shape, strict=True):
             if d != 1 and sizes.get(c, 1) not in (1, d):
                 raise ValueError(f"functrans.numpy.einsum: size of label {c!r} is {d} in one "
                                  f"operand and {sizes[c]} in another")
             if d != 1 or c not in sizes:
                 sizes[c] = d
-    out = []
-    for x, labels in zip(arrays, inputs, strict=True):
-        target = tuple(sizes[c] for c in labels)
-        out.append(broadcast_to_shape(x, target) if target != _shape(x) else x)
-    return out
+    return sizes
 
 
-def _simplify_term(x: Array, labels: str, output: str, others: list[str]
-                   ) -> tuple[Array, str]:
+def _simplify_term(plan: _PlanBuilder, term: _Term, output: str, others: list[str]) -> _Term:
     """Diagonals for repeated labels; sum labels used nowhere else."""
+    slot, labels = term
     while len(set(labels)) != len(labels):
         c = next(c for c in labels if labels.count(c) > 1)
         i = labels.index(c)
         j = labels.index(c, i + 1)
-        x = diagonal(x, 0, i, j)
+        slot = plan.add(functools.partial(diagonal, offset=0, axis1=i, axis2=j), slot)
         labels = "".join(ch for k, ch in enumerate(labels) if k not in (i, j)) + c
     keep = set(output).union(*others) if others else set(output)
-    return _sum_out(x, labels, keep)
+    return _sum_out(plan, (slot, labels), keep)
 
 
-def _sum_out(x: Array, labels: str, keep: set[str]) -> tuple[Array, str]:
+def _sum_out(plan: _PlanBuilder, term: _Term, keep: set[str]) -> _Term:
+    slot, labels = term
     axes = tuple(i for i, c in enumerate(labels) if c not in keep)
     if not axes:
-        return x, labels
-    return lax.reduce_sum(x, axes), "".join(c for c in labels if c in keep)
+        return term
+    # sorted non-negative axes: what lax.reduce_sum would bind
+    slot = plan.add(functools.partial(lax.reduce_sum_p.bind, axes=axes), slot)
+    return slot, "".join(c for c in labels if c in keep)
 
 
-def _contract_pair(left: tuple[Array, str], right: tuple[Array, str], output: str,
-                   rest: list[str]) -> tuple[Array, str]:
+def _contract_pair(plan: _PlanBuilder, left: _Term, right: _Term, output: str,
+                   rest: list[str]) -> _Term:
     keep = set(output).union(*rest) if rest else set(output)
-    x, lx = _sum_out(left[0], left[1], keep | set(right[1]))
-    y, ly = _sum_out(right[0], right[1], keep | set(lx))
+    x, lx = _sum_out(plan, left, keep | set(right[1]))
+    y, ly = _sum_out(plan, right, keep | set(lx))
     shared = [c for c in lx if c in ly]
     batch = [c for c in shared if c in keep]
     contract = [c for c in shared if c not in keep]
-    out = _dot_general(x, y, ([lx.index(c) for c in contract], [ly.index(c) for c in contract]),
-                       ([lx.index(c) for c in batch], [ly.index(c) for c in batch]))
+    dims = ((tuple(lx.index(c) for c in contract), tuple(ly.index(c) for c in contract)),
+            (tuple(lx.index(c) for c in batch), tuple(ly.index(c) for c in batch)))
+    # canonical dimension numbers, no precision: what lax.dot_general would bind
+    product = functools.partial(lax.dot_general_p.bind, dimension_numbers=dims, precision=None,
+                                preferred_element_type=None)
     labels = ("".join(batch) + "".join(c for c in lx if c not in shared)
               + "".join(c for c in ly if c not in shared))
-    return out, labels
+    return plan.add(product, x, y), labels
 
 
-def _contraction_path(terms: list[tuple[Array, str]], output: str, optimize: Any
-                      ) -> list[tuple[int, ...]]:
-    """Which operands to contract at each step (indices into the shrinking list)."""
-    n = len(terms)
+def _contraction_path(term_labels: list[str], sizes: dict[str, int], output: str,
+                      optimize: Any) -> list[tuple[int, ...]]:
+    """Which terms to contract at each step (indices into the shrinking list)."""
+    n = len(term_labels)
     if n == 1:
         return []
     if isinstance(optimize, (list, tuple)) and optimize and optimize[0] == "einsum_path":
@@ -366,11 +464,11 @@ def _contraction_path(terms: list[tuple[Array, str]], output: str, optimize: Any
         raise ValueError(f"functrans.numpy.einsum: optimize must be True, False, 'greedy', "
                          f"'optimal' or an einsum_path, got {optimize!r}")
     # numpy.einsum_path knows only ASCII letters: rename (ellipsis labels are Greek)
-    used = sorted(set("".join(labels for _, labels in terms) + output))
+    used = sorted(set("".join(term_labels) + output))
     rename = str.maketrans(dict(zip(used, string.ascii_letters, strict=False)))
-    spec = ",".join(labels for _, labels in terms).translate(rename) + "->" + \
-        output.translate(rename)
-    dtype = result_type(*(x for x, _ in terms))
-    dummies = [np.broadcast_to(np.zeros((), dtype), _shape(x)) for x, _ in terms]
-    path, _ = np.einsum_path(spec, *dummies, optimize=strategy)
+    spec = ",".join(term_labels).translate(rename) + "->" + output.translate(rename)
+    # the path depends on the sizes alone: stand-ins of any dtype, allocating nothing
+    stand_ins = [np.broadcast_to(np.zeros(()), tuple(sizes[c] for c in labels))
+                 for labels in term_labels]
+    path, _ = np.einsum_path(spec, *stand_ins, optimize=strategy)
     return [tuple(step) for step in path[1:]]

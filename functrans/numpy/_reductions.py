@@ -35,6 +35,7 @@ from functrans.numpy._util import (
     to_inexact_dtype,
 )
 from functrans.numpy._util import operand as _operand
+from functrans.primitives import elementwise as prims  # bound directly on ready operands
 
 _int64 = np.dtype(np.int64)
 
@@ -172,6 +173,11 @@ def _count(a: Array, axes: tuple[int, ...], where: Any, dtype: np.dtype, keepdim
 def mean(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
          keepdims: bool = False, *, where: Any = None) -> Array:
     """Arithmetic mean over `axis` (integers average in float64)."""
+    if dtype is None and where is None and out is None:
+        info = array_info(a)
+        if info is not None and info[0].kind in "fc":  # nothing to convert
+            return _float_mean(a, info[1], canonicalize_axes(axis, len(info[1]), "mean"),
+                               keepdims)
     _check_out(out, "mean")
     a = _operand(a, "mean")
     dtype = np.dtype(dtype) if dtype is not None else to_inexact_dtype(dtype_of(a))
@@ -180,6 +186,18 @@ def mean(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
     total = sum(a, axis=axes, keepdims=keepdims, where=where)
     count = _count(a, axes, where, dtype, keepdims, "mean")
     return lax.div(total, _as_operand_like(count, total))
+
+
+def _float_mean(a: Array, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool
+                ) -> Array:
+    """The mean of a floating array or tracer: its sum and the division by the count
+    bound as the general path's lax functions would bind them (the count is a constant
+    of the sum's shape and dtype; lax.div leaves a weakly-typed rank-0 sum as it is)."""
+    total = lax.reduce_sum_p.bind(a, axes=axes) if axes else a
+    if keepdims:
+        total = _keep_dims(total, shape, axes)
+    count = math.prod(shape[i] for i in axes)
+    return prims.div_p.bind(total, _ufuncs._full_like(total, count))
 
 
 def _as_operand_like(value: Any, like: Array) -> Array:
@@ -192,6 +210,12 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int
         keepdims: bool = False, *, where: Any = None, correction: Any = None) -> Array:
     """Variance over `axis`: ``mean(|a - mean(a)|**2)`` with ``ddof`` (or
     ``correction``) subtracted from the count."""
+    if dtype is None and where is None and out is None and correction is None \
+            and type(ddof) is int:
+        info = array_info(a)
+        if info is not None and info[0].kind == "f":  # nothing to convert
+            return _float_var(a, info[1], canonicalize_axes(axis, len(info[1]), "var"), ddof,
+                              keepdims)
     _check_out(out, "var")
     if correction is not None:
         if ddof:
@@ -213,6 +237,20 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int
     else:
         denominator = _ufuncs.maximum(lax.sub(count, _ufuncs._full_like(count, ddof)), 0)
     return lax.div(total, denominator)
+
+
+def _float_var(a: Array, shape: tuple[int, ...], axes: tuple[int, ...], ddof: int,
+               keepdims: bool) -> Array:
+    """The variance of a real floating array or tracer, bound as the general path's
+    lax functions would bind it (their operands have one shape and dtype)."""
+    centered = prims.sub_p.bind(a, broadcast_to_shape(_float_mean(a, shape, axes, True),
+                                                      shape))
+    squares = prims.mul_p.bind(centered, centered)
+    total = lax.reduce_sum_p.bind(squares, axes=axes) if axes else squares
+    if keepdims:
+        total = _keep_dims(total, shape, axes)
+    count = math.prod(shape[i] for i in axes)
+    return prims.div_p.bind(total, _ufuncs._full_like(total, builtins.max(count - ddof, 0)))
 
 
 def _conj(x: Array) -> Array:

@@ -8,12 +8,12 @@ constant indices, so they transpose cleanly under reverse mode.
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from functrans.core.avals import get_aval
 from functrans.numpy import _indexing, _reductions, _ufuncs
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
@@ -29,6 +29,7 @@ from functrans.numpy._util import (
     is_traced,
     ndim_of,
     result_type,
+    same_dtype_arrays,
     shape_of,
     size_of,
     static_int,
@@ -50,7 +51,7 @@ def _resolve_shape(shape: Sequence[int], size: int, old_shape: tuple[int, ...],
     if builtins.any(s < -1 for s in shape) or len(unknown) > 1:
         raise ValueError(f"functrans.numpy.{fname}: invalid shape {tuple(shape)}: sizes must be "
                          "non-negative, with at most one -1")
-    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    known = math.prod(s for s in shape if s != -1)
     if unknown:
         if known == 0 or size % known:
             raise ValueError(f"functrans.numpy.{fname}: cannot reshape array of shape "
@@ -71,12 +72,16 @@ def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None
     if shape is None:
         raise TypeError("functrans.numpy.reshape: missing the target shape")
     a = _operand(a, "reshape")
-    aval = get_aval(a)
-    new_shape = _resolve_shape(static_shape(shape, "reshape"), aval.size, aval.shape, "reshape")
+    old_shape = _shape(a)
+    new_shape = _resolve_shape(static_shape(shape, "reshape"), math.prod(old_shape), old_shape,
+                               "reshape")
     if order == "C":
-        return lax.reshape(a, new_shape)
+        if new_shape == old_shape:
+            return a
+        # the sizes are Python ints and checked: what lax.reshape would bind
+        return lax.reshape_p.bind(a, new_sizes=new_shape, dimensions=None)
     if order == "F":
-        reversed_dims = tuple(range(aval.ndim - 1, -1, -1))
+        reversed_dims = tuple(range(len(old_shape) - 1, -1, -1))
         flat = lax.reshape(lax.transpose(a, reversed_dims), new_shape[::-1])
         return lax.transpose(flat, tuple(range(len(new_shape) - 1, -1, -1)))
     raise ValueError(f"functrans.numpy.reshape: order must be 'C' or 'F', got {order!r}")
@@ -231,6 +236,11 @@ def atleast_3d(*arys: Any) -> Any:
 
 def concatenate(arrays: Sequence[Any], axis: Any = 0, dtype: Any = None) -> Array:
     """The arrays joined along an existing `axis` (flattened first for None)."""
+    if dtype is None and type(axis) is int and type(arrays) in (list, tuple) \
+            and len(arrays) > 1 and same_dtype_arrays(arrays):
+        joined = _join(arrays, axis)
+        if joined is not None:
+            return joined
     if isinstance(arrays, (np.ndarray,)) or is_traced(arrays):
         arrays = list(arrays)
     arrays = [_operand(a, "concatenate", "arrays") for a in arrays]
@@ -257,6 +267,24 @@ def concatenate(arrays: Sequence[Any], axis: Any = 0, dtype: Any = None) -> Arra
     return lax.concatenate(arrays, ax)
 
 
+def _join(arrays: Sequence[Array], axis: int) -> Array | None:
+    """The common case of concatenate: arrays or tracers of one dtype (nothing to
+    convert) whose shapes agree off a valid `axis`. Their concatenate is bound with
+    nothing left to check (lax.concatenate would check it all again). None for
+    anything else: the general path decides, or explains the error."""
+    shape = _shape(arrays[0])
+    ndim = len(shape)
+    if not -ndim <= axis < ndim:
+        return None
+    axis %= ndim
+    outer, inner = shape[:axis], shape[axis + 1:]
+    for a in arrays[1:]:
+        other = _shape(a)
+        if len(other) != ndim or other[:axis] != outer or other[axis + 1:] != inner:
+            return None
+    return lax.concatenate_p.bind(*arrays, dimension=axis)
+
+
 def concat(arrays: Sequence[Any], /, *, axis: Any = 0) -> Array:
     """The array-API spelling of concatenate."""
     return concatenate(arrays, axis)
@@ -275,7 +303,11 @@ def stack(arrays: Sequence[Any], axis: int = 0, dtype: Any = None) -> Array:
                          f"got {', '.join(str(_shape(a)) for a in arrays)}")
     ndim = ndim_of(arrays[0])
     ax = canonicalize_axis(axis, ndim + 1, "stack")
-    return concatenate([expand_dims(a, ax) for a in arrays], ax, dtype)
+    (shape,) = shapes
+    expanded = shape[:ax] + (1,) + shape[ax:]
+    # each operand's new axis: the reshape lax.reshape (and expand_dims) would bind
+    return concatenate([lax.reshape_p.bind(a, new_sizes=expanded, dimensions=None)
+                        for a in arrays], ax, dtype)
 
 
 def hstack(tup: Sequence[Any], dtype: Any = None) -> Array:

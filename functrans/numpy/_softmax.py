@@ -15,12 +15,12 @@ JVP rule, the softmax weights, which stay finite where entries are infinite.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from functrans.higher_order.custom_derivatives import custom_jvp
+from functrans.higher_order.custom_derivatives import custom_jvp, traceable_rule
 from functrans.numpy import _reductions, _shape, _ufuncs
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
@@ -119,21 +119,34 @@ def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(sorted({canonicalize_axis(ax, ndim, "logsumexp") for ax in axes}))
 
 
-@partial(custom_jvp, nondiff_argnums=(1, 2))
 def _logsumexp(a: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
-    shift = _finite_shift(a, axes)
-    total = _reductions.sum(_ufuncs.exp(_ufuncs.subtract(a, shift)), axis=axes, keepdims=True)
-    out = _ufuncs.add(_ufuncs.log(total), shift)
-    return out if keepdims else _shape.squeeze(out, axis=axes)
+    return _logsumexp_over(axes, keepdims)(a)
 
 
-@_logsumexp.defjvp
-def _logsumexp_jvp(axes: tuple[int, ...], keepdims: bool, primals: tuple, tangents: tuple
-                   ) -> tuple[Array, Array]:
-    (a,), (a_dot,) = primals, tangents
-    weights = _softmax_weights(a, axes)
-    tangent = _reductions.sum(_ufuncs.multiply(weights, a_dot), axis=axes, keepdims=keepdims)
-    return _logsumexp(a, axes, keepdims), tangent
+@lru_cache(maxsize=64)
+def _logsumexp_over(axes: tuple[int, ...], keepdims: bool) -> custom_jvp:
+    """logsumexp over `axes` as a function of `a` alone, with its JVP rule: one per
+    (axes, keepdims) (static arguments would make every call a new signature for the
+    traced rule, which eager reverse mode derives once per signature)."""
+
+    @traceable_rule
+    @custom_jvp
+    def _logsumexp(a: Array) -> Array:
+        shift = _finite_shift(a, axes)
+        total = _reductions.sum(_ufuncs.exp(_ufuncs.subtract(a, shift)), axis=axes,
+                                keepdims=True)
+        out = _ufuncs.add(_ufuncs.log(total), shift)
+        return out if keepdims else _shape.squeeze(out, axis=axes)
+
+    @_logsumexp.defjvp
+    def _logsumexp_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+        (a,), (a_dot,) = primals, tangents
+        weights = _softmax_weights(a, axes)
+        tangent = _reductions.sum(_ufuncs.multiply(weights, a_dot), axis=axes,
+                                  keepdims=keepdims)
+        return _logsumexp(a), tangent
+
+    return _logsumexp
 
 
 def _softmax_weights(a: Array, axes: tuple[int, ...]) -> Array:

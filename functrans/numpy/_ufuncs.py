@@ -423,6 +423,12 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None,  # no
     hi = a_max if max is None else max
     if lo is None and hi is None:
         return as_array(asarray_arg(a, "clip"))
+    bounds = _ready_scalar_bounds(a, lo, hi)
+    if bounds is not None:  # the general path's constants, in its order; nothing to convert
+        out, (lo_value, hi_value) = a, bounds
+        if lo_value is not None:
+            out = prims.max_p.bind(out, lo_value)
+        return out if hi_value is None else prims.min_p.bind(out, hi_value)
     args = [a] + [b for b in (lo, hi) if b is not None]
     promoted = promote_args("clip", *args)
     out, rest = promoted[0], promoted[1:]
@@ -431,6 +437,25 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None,  # no
     if hi is not None:
         out = lax.min(out, rest[-1])
     return out
+
+
+def _ready_scalar_bounds(a: Any, lo: Any, hi: Any) -> tuple[Array | None, Array | None] | None:
+    """clip's common case: a strongly-typed floating array or tracer between Python
+    int/float bounds (or None). The bounds as `ready_pair` makes them (constants of
+    a's shape and dtype), in clip's order; None for anything else."""
+    if not all(bound is None or type(bound) in (int, float) for bound in (lo, hi)):
+        return None
+    bounds = []
+    for bound in (lo, hi):
+        if bound is None:
+            bounds.append(None)
+            continue
+        # (declines for both bounds or neither: it depends on `a` alone here)
+        ready = ready_pair("clip", a, bound)
+        if ready is None:
+            return None
+        bounds.append(ready[1])
+    return bounds[0], bounds[1]
 
 
 def maximum(x: Any, y: Any) -> Array:
@@ -610,10 +635,25 @@ def where(condition: Any, x: Any = None, y: Any = None, /, *, size: int | None =
         raise TypeError("functrans.numpy.where takes either one argument (condition) or three "
                         "(condition, x, y)")
     condition = as_array(asarray_arg(condition, "where", "condition"))
-    x, y = promote_args("where", x, y)
+    ready = ready_pair("where", x, y)
+    if ready is None:
+        x, y = promote_args("where", x, y)
+    else:  # (promote_args would give this pair: made once, as it may stage constants)
+        x, y = ready[0], ready[1]
+        if _selects_directly(condition, x):
+            # nothing to broadcast or convert: the select_n lax.select would bind
+            return prims.select_n_p.bind(condition, y, x)
     shape = broadcast_shapes("where", shape_of(condition), shape_of(x))
     return lax.select(broadcast_to_shape(to_bool(condition), shape),
                       broadcast_to_shape(x, shape), broadcast_to_shape(y, shape))
+
+
+def _selects_directly(condition: Any, x: Array) -> bool:
+    """Whether where's operands are ready for select_n: a boolean condition of the
+    shape of a `ready_pair` (x, y) (whose scalar handling leaves x and y as they are)."""
+    condition_info = array_info(condition)
+    return (condition_info is not None and condition_info[0].kind == "b"
+            and array_info(x)[1] == condition_info[1])
 
 
 def select(condlist: Any, choicelist: Any, default: Any = 0) -> Array:

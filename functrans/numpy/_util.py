@@ -10,6 +10,7 @@ through the lax functions, so gradients reduce back to each input's shape.
 from __future__ import annotations
 
 import functools
+import math
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -127,7 +128,7 @@ def ndim_of(x: Any) -> int:
 
 
 def size_of(x: Any) -> int:
-    return x.size if type(x) is np.ndarray else get_aval(x).size
+    return x.size if type(x) is np.ndarray else _size(get_aval(x).shape)
 
 
 # ------------------------------------------------------------------ dtypes
@@ -213,10 +214,7 @@ def _broadcast_concrete(x: Any, shape: Shape) -> np.ndarray:
 
 
 def _size(shape: Shape) -> int:
-    size = 1
-    for d in shape:
-        size *= d
-    return size
+    return math.prod(shape)  # (Python ints: no overflow, and cheaper than np.prod)
 
 
 @functools.lru_cache(maxsize=256)
