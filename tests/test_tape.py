@@ -7,6 +7,7 @@ used, what it derives, and that it composes with everything else.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -336,3 +337,27 @@ def test_a_traceable_rule_defined_again_replaces_the_old_one() -> None:
     for _ in range(3):
         np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(f(x)))(X), 2.0 * np.ones_like(X))
         np.testing.assert_allclose(ft.jvp(f, (X,), (X,))[1], 2.0 * X)
+
+
+def test_a_traceable_rule_with_static_arguments_is_kept_per_value() -> None:
+    traced: list[float] = []
+
+    @functools.partial(ft.custom_jvp, nondiff_argnums=(1,))
+    def scaled_sin(x: Any, scale: float) -> Any:
+        return fnp.sin(x) * scale
+
+    @scaled_sin.defjvp
+    def scaled_sin_jvp(scale: float, primals: Any, tangents: Any) -> Any:
+        (x,), (t,) = primals, tangents
+        if isinstance(x, Tracer):
+            traced.append(scale)
+        return scaled_sin(x, scale), fnp.cos(x) * t * scale
+
+    traceable_rule(scaled_sin)
+    for scale in (2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 2.0):
+        np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(scaled_sin(x, scale)))(X),
+                                   scale * np.cos(X), rtol=1e-14)
+    assert traced == [2.0, 3.0]  # each value's rule derived once
+    unhashable = np.array(2.0)  # traced each call: takes the path of any custom rule
+    np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(scaled_sin(x, unhashable)))(X),
+                               2.0 * np.cos(X), rtol=1e-14)

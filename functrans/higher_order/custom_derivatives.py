@@ -456,8 +456,9 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         if _untraced(args):
             return self.fun(*args)  # no argument carries a tangent: the rule plays no part
         spec = _ArgSpec(args, self.nondiff_argnums, what)
-        if self.rule_traceable:
-            closed, hoisted, outputs, rule = self._stage(spec, name)
+        staged = self._stage(spec, name) if self.rule_traceable else None
+        if staged is not None:
+            closed, hoisted, outputs, rule = staged
         else:
             if _rule_runs_now(spec.operands):
                 closed, hoisted, outputs = None, [], _Outputs()
@@ -474,18 +475,24 @@ class custom_jvp:  # noqa: N801  (JAX's name)
                ) -> tuple[ClosedJaxpr, list[Any], _Outputs, _JVPRule]:
         """The call traced, and its rule, kept per operand signature: the same objects
         each call, so that eager reverse mode derives the call's reverse rule once,
-        as a primitive's (see :mod:`functrans.transforms.tape`)."""
-        key = None
-        if not spec.nondiff:  # static arguments would be part of the signature
-            key = (spec.diff_tree, *[get_aval(x) for x in spec.operands])
+        as a primitive's (see :mod:`functrans.transforms.tape`). None where the
+        signature cannot be kept (an unhashable static argument): the call then
+        takes the path of any custom rule."""
+        key: Any = (spec.diff_tree, *[get_aval(x) for x in spec.operands])
+        if spec.nondiff:  # the static arguments (by type and value) are part of it
+            key += (spec.nondiff_tree, spec.traced,
+                    tuple((type(v), v) for v in spec.static_leaves))
+        try:
             staged = self._staged.get(key)
-            if staged is not None:
-                return staged
+        except TypeError:
+            return None
+        if staged is not None:
+            return staged
         closed, hoisted, out_tree = _trace_call(self.fun, spec, name)
         outputs = _Outputs(out_tree, list(closed.out_avals))
         rule = _JVPRule(self.jvp, spec.structure(), outputs, self.symbolic_zeros, name)
         staged = (closed, hoisted, outputs, rule)
-        if key is not None and not hoisted:  # hoisted tracers belong to this call
+        if not hoisted:  # hoisted tracers belong to this call
             if len(self._staged) >= _MAX_STAGED:
                 del self._staged[next(iter(self._staged))]
             self._staged[key] = staged

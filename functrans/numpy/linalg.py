@@ -477,6 +477,7 @@ def lstsq(a: Any, b: Any, rcond: float | None = None, *,
     return (_reshape(x, (n,)) if vector else x), residuals, rank, s
 
 
+@traceable_rule
 @partial(custom_jvp, nondiff_argnums=(1, 2))
 def _pinv(a: Array, rtol: Any, hermitian: bool) -> Array:
     u, s, vh = svd(a, full_matrices=False, hermitian=hermitian)
@@ -527,8 +528,8 @@ def pinv(a: Any, rtol: Any = None, hermitian: bool = False, *, rcond: Any = None
     if rtol is None:
         rtol = _default_rtol(shape_of(a), real)
     rtol = np.asarray(concrete(rtol, "linalg.pinv", "rtol"), real)
-    if rtol.ndim:
-        rtol = np.expand_dims(rtol, -1)
+    # a scalar rtol as a NumPy scalar: hashable, so the traced rule is kept per value
+    rtol = np.expand_dims(rtol, -1) if rtol.ndim else rtol[()]
     return _pinv(a, rtol, bool(hermitian))
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import functrans.numpy as fnp
 from functrans import lax
 from functrans.core.avals import get_aval
-from functrans.higher_order.custom_derivatives import custom_jvp
+from functrans.higher_order.custom_derivatives import custom_jvp, traceable_rule
 from functrans.numpy._softmax import softmax
 from functrans.numpy._util import Array
 from functrans.random._keys import canonical_shape, single_key, split2, split_keys
@@ -99,6 +99,7 @@ def _gamma_one(key: Array, alpha: Array, log_space: bool) -> Array:
     return lax.mul(lax.mul(d, v), boost)
 
 
+@traceable_rule
 @partial(custom_jvp, nondiff_argnums=(2,))
 def _gamma_samples(keys: Array, alphas: Array, log_space: bool) -> Array:
     """Gamma samples, one per key and shape parameter (both flat)."""
