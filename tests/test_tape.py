@@ -361,3 +361,24 @@ def test_a_traceable_rule_with_static_arguments_is_kept_per_value() -> None:
     unhashable = np.array(2.0)  # traced each call: takes the path of any custom rule
     np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(scaled_sin(x, unhashable)))(X),
                                2.0 * np.cos(X), rtol=1e-14)
+
+
+def test_a_traceable_function_on_values_runs_its_staged_call() -> None:
+    bodies: list[type] = []
+
+    @ft.custom_jvp
+    def f(x: Any) -> Any:
+        bodies.append(type(x))
+        return fnp.sin(x) * 2.0
+
+    f.defjvp(lambda primals, tangents: (f(primals[0]), 2.0 * fnp.cos(primals[0]) * tangents[0]))
+    traceable_rule(f)
+    x = X.copy()
+    for _ in range(4):  # traced once; interpreted, then compiled code
+        y = f(x)
+        np.testing.assert_allclose(y, 2.0 * np.sin(X), rtol=1e-15)
+        assert not np.shares_memory(y, x)
+    assert len(bodies) == 1 and issubclass(bodies[0], Tracer)
+    np.testing.assert_allclose(ft.nn.softplus(X), np.logaddexp(X, 0.0), rtol=1e-14)
+    a = np.array([[2.0, 1.0], [1.0, 3.0]])
+    np.testing.assert_allclose(fnp.linalg.det(a), 5.0, rtol=1e-14)

@@ -453,12 +453,17 @@ class custom_jvp:  # noqa: N801  (JAX's name)
             raise AttributeError(f"No JVP defined for custom_jvp function {name} using "
                                  "defjvp (or defjvps).")
         args = _resolve_args(self.fun, args, kwargs, what)
-        if _untraced(args):
+        untraced = _untraced(args)
+        if untraced and not self.rule_traceable:
             return self.fun(*args)  # no argument carries a tangent: the rule plays no part
         spec = _ArgSpec(args, self.nondiff_argnums, what)
+        # a traceable rule's function is staged even on values: its call then runs
+        # compiled code (see evaluate_jaxpr), not one primitive at a time
         staged = self._stage(spec, name) if self.rule_traceable else None
         if staged is not None:
             closed, hoisted, outputs, rule = staged
+        elif untraced:
+            return self.fun(*args)
         else:
             if _rule_runs_now(spec.operands):
                 closed, hoisted, outputs = None, [], _Outputs()
@@ -505,19 +510,16 @@ _ARGUMENT_TREES: dict[int, PyTreeDef] = {}
 
 
 def _array_arguments_key(args: tuple) -> Any:
-    """The key :meth:`custom_jvp._stage` keeps a call of array arguments, at least
-    one traced, under (None for any other call): found without building a spec."""
-    avals, traced = [], False
+    """The key :meth:`custom_jvp._stage` keeps a call of array arguments under (None
+    for any other call): found without building a spec."""
+    avals = []
     for x in args:
         if isinstance(x, Tracer):
-            traced = True
             avals.append(x.aval)
         elif type(x) is np.ndarray:
             avals.append(get_aval(x))
         else:
             return None
-    if not traced or core_trace.get_current_trace() is core_trace.eval_trace:
-        return None
     tree = _ARGUMENT_TREES.get(len(args))
     if tree is None:
         tree = _ARGUMENT_TREES[len(args)] = tree_flatten(tuple(range(len(args))))[1]
