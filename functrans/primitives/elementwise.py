@@ -128,6 +128,22 @@ def _nary_aval(name: str, kinds: str | None = None, out_dtype: Any = None):
     return rule
 
 
+def _replaced_rule_dtype(prim: Primitive, args: tuple, params: dict, dtype: np.dtype,
+                         known: dict[Any, np.dtype]) -> np.dtype:
+    """The result dtype by `prim`'s own shape rule, which runs once per (dtype,
+    parameters) (and each time it raises, or the parameters cannot be hashed)."""
+    try:
+        key = (dtype, len(args), tuple(params.items()))
+        expected = known.get(key)
+    except TypeError:
+        key = expected = None
+    if expected is None:
+        expected = prim.abstract_eval(*[get_aval(a) for a in args], **params).dtype
+        if key is not None:
+            known[key] = expected
+    return expected
+
+
 def _checked_impl(prim: Primitive, impl: Callable[..., Any], kinds: str | None,
                   out_dtype: Any, rule: Callable[..., Any]) -> Callable[..., Any]:
     """Check operands before the NumPy implementation, so eager calls reject what a
@@ -139,6 +155,9 @@ def _checked_impl(prim: Primitive, impl: Callable[..., Any], kinds: str | None,
     when a primitive replaced the standard shape rule `rule` with its own.
     """
     fixed_dtype = None if out_dtype is None else np.dtype(out_dtype)
+    #: a replaced shape rule's result dtype for operands that pass the check, per
+    #: (dtype, parameters): elementwise, it does not depend on their shape
+    dtype_by_signature: dict[Any, np.dtype] = {}
 
     def checked(*args: Any, **params: Any) -> Any:
         first = args[0]
@@ -152,6 +171,8 @@ def _checked_impl(prim: Primitive, impl: Callable[..., Any], kinds: str | None,
             ok = False
         if ok and prim.abstract_eval is rule:
             expected = dtype if fixed_dtype is None else fixed_dtype
+        elif ok:
+            expected = _replaced_rule_dtype(prim, args, params, dtype, dtype_by_signature)
         else:
             expected = prim.abstract_eval(*[get_aval(a) for a in args], **params).dtype
         out = impl(*args, **params)
