@@ -56,9 +56,11 @@ from workloads import ALL, Workload  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-#: the issue's goals, as ratios to the floor (jit, eager); memory goals in MiB
-GOALS = {"W1": (3, 30), "W2": (1.5, 4), "W3": (1.05, 1.3), "W4": (1.02, 1.1),
-         "W5": (3, 30), "W6-1000": (1.0, 3), "W7": (170, 210)}
+#: the goals, as ratios to the floor (jit, eager); memory goals in MiB. Eager goals
+#: are issue 14's ("eager grad at the speed of the fastest tape"), stricter than the
+#: first benchmark issue's for W2, W3 and W5
+GOALS = {"W1": (3, 30), "W2": (1.5, 3), "W3": (1.05, 1.2), "W4": (1.02, 1.1),
+         "W5": (3, 15), "W6-1000": (1.0, 3), "W7": (170, 210)}
 
 
 def blas_info() -> str:
