@@ -382,3 +382,14 @@ def test_a_traceable_function_on_values_runs_its_staged_call() -> None:
     np.testing.assert_allclose(ft.nn.softplus(X), np.logaddexp(X, 0.0), rtol=1e-14)
     a = np.array([[2.0, 1.0], [1.0, 3.0]])
     np.testing.assert_allclose(fnp.linalg.det(a), 5.0, rtol=1e-14)
+
+
+def test_softmax_has_jaxs_rule_and_takes_the_tape() -> None:
+    x = np.array([[0.5, -1.0, 2.0], [-np.inf, 0.0, 1.0]])
+    weights = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    y = np.exp(x - x.max(1, keepdims=True))
+    y /= y.sum(1, keepdims=True)
+    expected = y * (weights - (y * weights).sum(1, keepdims=True))  # finite at -inf
+    for _ in range(4):
+        np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(ft.nn.softmax(x) * weights))(x),
+                                   expected, rtol=1e-14, atol=1e-16)

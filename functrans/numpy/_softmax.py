@@ -10,7 +10,8 @@ Every version shifts its input by a ``stop_gradient`` maximum, which keeps
 maximum has ``-inf`` as its initial value, so an empty or fully masked axis
 gives a shift (of 0) instead of an error, and the result is empty (softmax)
 or ``-inf`` (logsumexp), as in JAX. ``logsumexp`` without ``b`` has a custom
-JVP rule, the softmax weights, which stay finite where entries are infinite.
+JVP rule, the softmax weights, which stay finite where entries are infinite;
+``softmax`` without ``where`` has JAX's, written with its output.
 """
 
 from __future__ import annotations
@@ -52,13 +53,38 @@ def _finite_shift(x: Array, axis: Any, where: Any = None) -> Array:
 @quiet
 def softmax(x: Any, axis: Any = -1, where: Any = None) -> Array:
     """``exp(x) / sum(exp(x), axis)``, shifted by the maximum for stability.
-    `where` masks elements out (they get probability 0)."""
+    `where` masks elements out (they get probability 0). Without `where`, its
+    derivative is JAX's rule ``y (x' - sum(y x', axis))`` of the output y (one
+    product and one sum instead of differentiating every step)."""
     x = _inexact(x, "softmax")
+    if where is None:
+        return _softmax_over(_normalize_axes(axis, len(shape_of(x))))(x)
     unnormalized = _ufuncs.exp(_ufuncs.subtract(x, _finite_shift(x, axis, where)))
     if where is not None:
         unnormalized = _ufuncs.where(where, unnormalized, 0)
     total = _reductions.sum(unnormalized, axis=axis, keepdims=True)
     return _ufuncs.divide(unnormalized, total)
+
+
+@lru_cache(maxsize=64)
+def _softmax_over(axes: tuple[int, ...]) -> custom_jvp:
+    """softmax over `axes` with its JVP rule, one per `axes` (see _logsumexp_over)."""
+
+    @traceable_rule
+    @custom_jvp
+    def _softmax(x: Array) -> Array:
+        unnormalized = _ufuncs.exp(_ufuncs.subtract(x, _finite_shift(x, axes)))
+        return _ufuncs.divide(unnormalized,
+                              _reductions.sum(unnormalized, axis=axes, keepdims=True))
+
+    @_softmax.defjvp
+    def _softmax_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+        (x,), (x_dot,) = primals, tangents
+        y = _softmax(x)
+        weighted = _reductions.sum(_ufuncs.multiply(y, x_dot), axis=axes, keepdims=True)
+        return y, _ufuncs.multiply(y, _ufuncs.subtract(x_dot, weighted))
+
+    return _softmax
 
 
 @quiet
