@@ -132,3 +132,21 @@ def test_ndarray_subclass_inputs_are_not_returned(transform: Callable[..., Any],
     for leaf in tree_leaves(transform(x)):
         leaf[...] = 7.0
     np.testing.assert_array_equal(np.asarray(x), np.ones(3))
+
+
+def test_a_custom_vjp_rule_returning_a_constant_or_a_residual_gives_the_caller_a_copy():
+    constant = np.ones(3)
+
+    @ft.custom_vjp
+    def f(x):
+        return fnp.sum(x * x)
+
+    f.defvjp(lambda x: (fnp.sum(x * x), x), lambda x, g: (constant if g > 0 else x,))
+    x = np.arange(3.0)
+    for _ in range(3):  # the tape's general path each time: the rule runs on values
+        gradient = ft.grad(f)(x)
+        np.testing.assert_array_equal(gradient, constant)
+        assert not np.shares_memory(gradient, constant)
+        gradient = ft.grad(lambda x: -f(x))(x)  # the residual x, i.e. the input
+        np.testing.assert_array_equal(gradient, x)
+        assert not np.shares_memory(gradient, x)

@@ -619,7 +619,11 @@ class _BwdRule:
                    if isinstance(out, (tuple, list)) else f"a {type(out).__name__}")
             raise TypeError(f"custom_vjp bwd rule of {self.name} must return a tuple with one "
                             f"cotangent per differentiable argument ({n_diff}), got {got}")
-        flat = self._flatten_cts(out)
+        # the rule may return arrays it did not compute (a module's constant, a
+        # residual, an argument of fwd): the caller's results must not share their
+        # memory. The cotangents it was given are the backward pass's own.
+        flat = [ct.copy() if type(ct) is np.ndarray and not any(ct is c for c in cts) else ct
+                for ct in self._flatten_cts(out)]
         return [Zero(a.to_tangent_aval()) for a in self.in_avals[:n_nd]] + flat
 
     def _flatten_cts(self, out: Sequence[Any]) -> list[Any]:
