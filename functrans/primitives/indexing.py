@@ -104,12 +104,23 @@ def _index_columns(indices: Any, shape: Sequence[int], axes: Sequence[int],
     for j, axis in enumerate(axes):
         column = indices[..., j].astype(np.intp, copy=False)  # room to add the size
         size = shape[axis]
-        bad = (column < -size) | (column >= size)
-        if bad.any():
-            raise IndexError(f"{name}: index {column[bad].flat[0]} is out of bounds for axis "
-                             f"{axis} of size {size} (valid: {-size} to {size - 1})")
-        columns.append(np.where(column < 0, column + size, column))
+        if column.size:  # two reductions; the mask only where one is out of range
+            low, high = column.min(), column.max()
+            if low < -size or high >= size:
+                bad = (column < -size) | (column >= size)
+                raise IndexError(f"{name}: index {column[bad].flat[0]} is out of bounds for "
+                                 f"axis {axis} of size {size} (valid: {-size} to {size - 1})")
+            if low < 0:
+                column = np.where(column < 0, column + size, column)
+        columns.append(column)
     return tuple(columns)
+
+
+def _axes_to_front(x: np.ndarray, axes: Sequence[int]) -> np.ndarray:
+    """`x` with `axes` moved to the front (a view; `x` itself when they lead already)."""
+    if tuple(axes) == tuple(range(len(axes))):
+        return x
+    return np.moveaxis(x, axes, tuple(range(len(axes))))
 
 
 def _normalize_indices(operand: Any, indices: Any, axes: Sequence[int], name: str
@@ -154,7 +165,7 @@ def _gather_impl(operand, indices, *, axes, xp=np):
         return _gather_array_api(xp, operand, indices, axes)
     operand = np.asarray(operand)
     columns = _index_columns(indices, operand.shape, axes, "gather")
-    leading = np.moveaxis(operand, axes, tuple(range(len(axes))))
+    leading = _axes_to_front(operand, axes)
     return leading[columns]
 
 
@@ -229,7 +240,7 @@ def _scatter_ufunc_impl(name: str, ufunc: np.ufunc):
     def impl(operand, indices, updates, *, axes):
         out = np.array(operand, copy=True)
         columns = _index_columns(indices, out.shape, axes, name)
-        ufunc.at(np.moveaxis(out, axes, tuple(range(len(axes)))), columns, updates)
+        ufunc.at(_axes_to_front(out, axes), columns, updates)
         return out
     return impl
 
@@ -312,7 +323,7 @@ def _last_writes(columns: Sequence[np.ndarray], shape: Sequence[int]) -> np.ndar
 def _scatter_impl(operand, indices, updates, *, axes):
     out = np.array(operand, copy=True)
     columns = _index_columns(indices, out.shape, axes, "scatter")
-    target = np.moveaxis(out, axes, tuple(range(len(axes))))
+    target = _axes_to_front(out, axes)
     kept = _last_writes(columns, target.shape[:len(axes)])
     updates = np.asarray(updates)
     batch_ndim = columns[0].ndim
