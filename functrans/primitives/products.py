@@ -122,6 +122,15 @@ def _dot_general_impl(lhs: Any, rhs: Any, *, dimension_numbers, precision,
         product = _MATRIX_PRODUCTS.get((lc, rc))
         if product is not None:
             return product(lhs, rhs)
+    if (lb and len(lb) + len(lc) == lhs.ndim and len(rb) + len(rc) == rhs.ndim
+            and preferred_element_type is None and lhs.dtype.kind in "fiu"):
+        # a dot product per batch position (``ij,ij->i``): one vecdot, where matmul
+        # would multiply a stack of 1 x k by k x 1 matrices (real: vecdot conjugates
+        # its first operand, which only complex numbers notice)
+        batch_shape = tuple(lhs.shape[d] for d in lb)
+        k = math.prod(lhs.shape[d] for d in lc)
+        return np.vecdot(_batch_then_contract(lhs, lb, lc, batch_shape, k),
+                         _batch_then_contract(rhs, rb, rc, batch_shape, k))
     if preferred_element_type is not None and preferred_element_type != lhs.dtype:
         # accumulate in the wider type (int8 products summed in int32, f32 in f64)
         lhs = lhs.astype(preferred_element_type)
@@ -143,6 +152,15 @@ def _dot_general_impl(lhs: Any, rhs: Any, *, dimension_numbers, precision,
     else:
         out = np.matmul(a, b)
     return out.reshape(batch_shape + lhs_free_shape + rhs_free_shape)
+
+
+def _batch_then_contract(x: np.ndarray, batch: tuple, contract: tuple,
+                         batch_shape: tuple, k: int) -> np.ndarray:
+    """`x` as (batch..., k): a view, untouched where its axes are in that order."""
+    order = batch + contract
+    if order != tuple(range(x.ndim)):
+        x = np.transpose(x, order)
+    return x if len(contract) == 1 else x.reshape(batch_shape + (k,))
 
 
 def _dot_general_array_api(lhs: Any, rhs: Any, dimension_numbers: Any, xp: Any) -> Any:

@@ -48,6 +48,10 @@ CONFIGS = {
     "two_contractions": ((2, 3, 4, 5), (5, 3, 6, 2), (((1, 3), (1, 0)), ((0,), (3,)))),
     "contract_order_swapped": ((3, 4, 2), (2, 5, 4), (((1, 2), (2, 0)), ((), ()))),
     "batch_only": ((4, 3), (3, 4), (((), ()), ((0, 1), (1, 0)))),
+    # a dot product per batch position, no free axes (ij,ij->i): NumPy's vecdot
+    "batched_dot": ((4, 3), (4, 3), (((1,), (1,)), ((0,), (0,)))),
+    "batched_dot_transposed": ((3, 4), (4, 3), (((0,), (1,)), ((1,), (0,)))),
+    "batched_dot_two_contractions": ((2, 3, 4), (2, 4, 3), (((1, 2), (2, 1)), ((0,), (0,)))),
     "tensordot_axes2": ((2, 3, 4), (3, 4, 5), (((1, 2), (0, 1)), ((), ()))),
 }
 
@@ -63,6 +67,8 @@ def _rows(name: str, lhs: tuple, rhs: tuple, dims: Any) -> list[Row]:
 ROWS = [row for name, config in CONFIGS.items() for row in _rows(name, *config)] + [
     Row("dot_general_int", _dot_general((((1,), (0,)), ((), ()))), _integers((3, 4), (4, 2)),
         dtypes=(np.int32, np.int64)),
+    Row("dot_general_int_batched_dot", _dot_general((((1,), (1,)), ((0,), (0,)))),
+        _integers((4, 3), (4, 3)), dtypes=(np.int32, np.int64)),
     Row("dot_general_int_to_float", _dot_general((((1,), (0,)), ((), ())),
                                                  preferred_element_type=np.float64),
         _integers((3, 4), (4, 2)), dtypes=(np.int32,)),
