@@ -393,3 +393,15 @@ def test_softmax_has_jaxs_rule_and_takes_the_tape() -> None:
     for _ in range(4):
         np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(ft.nn.softmax(x) * weights))(x),
                                    expected, rtol=1e-14, atol=1e-16)
+
+
+def test_log_softmax_has_its_rule_and_takes_the_tape() -> None:
+    x = np.array([[0.5, -1.0, 2.0], [-np.inf, 0.0, 1.0]])
+    weights = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    y = np.exp(x - x.max(1, keepdims=True))
+    y /= y.sum(1, keepdims=True)
+    expected = weights - y * weights.sum(1, keepdims=True)  # 1 - softmax, weighted
+    for _ in range(4):
+        np.testing.assert_allclose(
+            ft.grad(lambda x: fnp.sum(ft.nn.log_softmax(x) * weights))(x), expected,
+            rtol=1e-14, atol=1e-15)

@@ -11,7 +11,8 @@ maximum has ``-inf`` as its initial value, so an empty or fully masked axis
 gives a shift (of 0) instead of an error, and the result is empty (softmax)
 or ``-inf`` (logsumexp), as in JAX. ``logsumexp`` without ``b`` has a custom
 JVP rule, the softmax weights, which stay finite where entries are infinite;
-``softmax`` without ``where`` has JAX's, written with its output.
+``softmax`` without ``where`` has JAX's, written with its output, and
+``log_softmax`` without ``where`` the same one for the logarithm.
 """
 
 from __future__ import annotations
@@ -87,10 +88,36 @@ def _softmax_over(axes: tuple[int, ...]) -> custom_jvp:
     return _softmax
 
 
+@lru_cache(maxsize=64)
+def _log_softmax_over(axes: tuple[int, ...]) -> custom_jvp:
+    """log_softmax over `axes` with its JVP rule, one per `axes` (see _logsumexp_over)."""
+
+    @traceable_rule
+    @custom_jvp
+    def _log_softmax(x: Array) -> Array:
+        shifted = _ufuncs.subtract(x, _finite_shift(x, axes))
+        total = _reductions.sum(_ufuncs.exp(shifted), axis=axes, keepdims=True)
+        return _ufuncs.subtract(shifted, _ufuncs.log(total))
+
+    @_log_softmax.defjvp
+    def _log_softmax_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+        (x,), (x_dot,) = primals, tangents
+        y = _log_softmax(x)
+        weighted = _reductions.sum(_ufuncs.multiply(_ufuncs.exp(y), x_dot), axis=axes,
+                                   keepdims=True)
+        return y, _ufuncs.subtract(x_dot, weighted)
+
+    return _log_softmax
+
+
 @quiet
 def log_softmax(x: Any, axis: Any = -1, where: Any = None) -> Array:
-    """``x - logsumexp(x, axis)``, shifted by the maximum for stability."""
+    """``x - logsumexp(x, axis)``, shifted by the maximum for stability. Without
+    `where`, its derivative is ``x' - sum(softmax(x) x', axis)`` (a rule of its own:
+    one product and one sum instead of differentiating every step)."""
     x = _inexact(x, "log_softmax")
+    if where is None:
+        return _log_softmax_over(_normalize_axes(axis, len(shape_of(x))))(x)
     shifted = _ufuncs.subtract(x, _finite_shift(x, axis, where))
     total = _reductions.sum(_ufuncs.exp(shifted), axis=axis, keepdims=True, where=where)
     out = _ufuncs.subtract(shifted, _ufuncs.log(total))
