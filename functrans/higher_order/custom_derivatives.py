@@ -441,10 +441,14 @@ class custom_jvp:  # noqa: N801  (JAX's name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._staged and not kwargs:  # a traceable rule's call met before
-            staged = self._staged.get(_array_arguments_key(args))
+            operands, key = _array_arguments_key(args, self.nondiff_argnums)
+            try:
+                staged = self._staged.get(key) if key is not None else None
+            except TypeError:  # an unhashable static argument: never kept
+                staged = None
             if staged is not None:
                 closed, _, outputs, rule = staged  # (kept only without hoisted values)
-                outs = custom_jvp_call_p.bind(*args, call_jaxpr=closed, jvp=rule,
+                outs = custom_jvp_call_p.bind(*operands, call_jaxpr=closed, jvp=rule,
                                               num_consts=0, name=rule.name)
                 return tree_unflatten(outputs.tree, outs)
         name = fun_name(self.fun)
@@ -484,9 +488,10 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         signature cannot be kept (an unhashable static argument): the call then
         takes the path of any custom rule."""
         key: Any = (spec.diff_tree, *[get_aval(x) for x in spec.operands])
-        if spec.nondiff:  # the static arguments (by type and value) are part of it
-            key += (spec.nondiff_tree, spec.traced,
-                    tuple((type(v), v) for v in spec.static_leaves))
+        if any(spec.traced):  # a traced value among the static arguments: this call's
+            return None
+        if spec.nondiff:  # the static arguments are part of it
+            key += (_static_key(tree_unflatten(spec.nondiff_tree, spec.static_leaves)),)
         try:
             staged = self._staged.get(key)
         except TypeError:
@@ -509,21 +514,36 @@ _MAX_STAGED = 64
 _ARGUMENT_TREES: dict[int, PyTreeDef] = {}
 
 
-def _array_arguments_key(args: tuple) -> Any:
-    """The key :meth:`custom_jvp._stage` keeps a call of array arguments under (None
-    for any other call): found without building a spec."""
-    avals = []
-    for x in args:
+def _array_arguments_key(args: tuple, nondiff_argnums: tuple[int, ...]
+                         ) -> tuple[list[Any], Any]:
+    """The operands of a call whose differentiable arguments are arrays and whose
+    static ones (`nondiff_argnums`) hold no tracer, and the key :meth:`custom_jvp._stage`
+    keeps it under (None for any other call): found without building a spec."""
+    nargs = len(args)
+    nondiff = sorted({i % nargs for i in nondiff_argnums if -nargs <= i < nargs})
+    avals, operands = [], []
+    for i, x in enumerate(args):
+        if nondiff and i in nondiff:
+            continue
         if isinstance(x, Tracer):
             avals.append(x.aval)
         elif type(x) is np.ndarray:
             avals.append(get_aval(x))
         else:
-            return None
-    tree = _ARGUMENT_TREES.get(len(args))
+            return operands, None
+        operands.append(x)
+    tree = _ARGUMENT_TREES.get(len(operands))
     if tree is None:
-        tree = _ARGUMENT_TREES[len(args)] = tree_flatten(tuple(range(len(args))))[1]
-    return (tree, *avals)
+        tree = _ARGUMENT_TREES[len(operands)] = tree_flatten(tuple(range(len(operands))))[1]
+    if not nondiff:
+        return operands, (tree, *avals)
+    return operands, (tree, *avals, _static_key(tuple(args[i] for i in nondiff)))
+
+
+def _static_key(static_args: tuple) -> tuple:
+    """The static arguments of a call as part of a staged call's key: by type and
+    value (``True`` and ``1`` differ)."""
+    return tuple((type(a), a) for a in static_args)
 
 
 def traceable_rule(fun: custom_jvp) -> custom_jvp:

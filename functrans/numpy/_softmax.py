@@ -17,7 +17,7 @@ JVP rule, the softmax weights, which stay finite where entries are infinite;
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -59,7 +59,7 @@ def softmax(x: Any, axis: Any = -1, where: Any = None) -> Array:
     product and one sum instead of differentiating every step)."""
     x = _inexact(x, "softmax")
     if where is None:
-        return _softmax_over(_normalize_axes(axis, len(shape_of(x))))(x)
+        return _softmax(x, _normalize_axes(axis, len(shape_of(x))))
     unnormalized = _ufuncs.exp(_ufuncs.subtract(x, _finite_shift(x, axis, where)))
     if where is not None:
         unnormalized = _ufuncs.where(where, unnormalized, 0)
@@ -67,47 +67,38 @@ def softmax(x: Any, axis: Any = -1, where: Any = None) -> Array:
     return _ufuncs.divide(unnormalized, total)
 
 
-@lru_cache(maxsize=64)
-def _softmax_over(axes: tuple[int, ...]) -> custom_jvp:
-    """softmax over `axes` with its JVP rule, one per `axes` (see _logsumexp_over)."""
-
-    @traceable_rule
-    @custom_jvp
-    def _softmax(x: Array) -> Array:
-        unnormalized = _ufuncs.exp(_ufuncs.subtract(x, _finite_shift(x, axes)))
-        return _ufuncs.divide(unnormalized,
-                              _reductions.sum(unnormalized, axis=axes, keepdims=True))
-
-    @_softmax.defjvp
-    def _softmax_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
-        (x,), (x_dot,) = primals, tangents
-        y = _softmax(x)
-        weighted = _reductions.sum(_ufuncs.multiply(y, x_dot), axis=axes, keepdims=True)
-        return y, _ufuncs.multiply(y, _ufuncs.subtract(x_dot, weighted))
-
-    return _softmax
+@traceable_rule
+@partial(custom_jvp, nondiff_argnums=(1,))
+def _softmax(x: Array, axes: tuple[int, ...]) -> Array:
+    unnormalized = _ufuncs.exp(_ufuncs.subtract(x, _finite_shift(x, axes)))
+    return _ufuncs.divide(unnormalized, _reductions.sum(unnormalized, axis=axes, keepdims=True))
 
 
-@lru_cache(maxsize=64)
-def _log_softmax_over(axes: tuple[int, ...]) -> custom_jvp:
-    """log_softmax over `axes` with its JVP rule, one per `axes` (see _logsumexp_over)."""
+@_softmax.defjvp
+def _softmax_jvp(axes: tuple[int, ...], primals: tuple, tangents: tuple
+                 ) -> tuple[Array, Array]:
+    (x,), (x_dot,) = primals, tangents
+    y = _softmax(x, axes)
+    weighted = _reductions.sum(_ufuncs.multiply(y, x_dot), axis=axes, keepdims=True)
+    return y, _ufuncs.multiply(y, _ufuncs.subtract(x_dot, weighted))
 
-    @traceable_rule
-    @custom_jvp
-    def _log_softmax(x: Array) -> Array:
-        shifted = _ufuncs.subtract(x, _finite_shift(x, axes))
-        total = _reductions.sum(_ufuncs.exp(shifted), axis=axes, keepdims=True)
-        return _ufuncs.subtract(shifted, _ufuncs.log(total))
 
-    @_log_softmax.defjvp
-    def _log_softmax_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
-        (x,), (x_dot,) = primals, tangents
-        y = _log_softmax(x)
-        weighted = _reductions.sum(_ufuncs.multiply(_ufuncs.exp(y), x_dot), axis=axes,
-                                   keepdims=True)
-        return y, _ufuncs.subtract(x_dot, weighted)
+@traceable_rule
+@partial(custom_jvp, nondiff_argnums=(1,))
+def _log_softmax(x: Array, axes: tuple[int, ...]) -> Array:
+    shifted = _ufuncs.subtract(x, _finite_shift(x, axes))
+    total = _reductions.sum(_ufuncs.exp(shifted), axis=axes, keepdims=True)
+    return _ufuncs.subtract(shifted, _ufuncs.log(total))
 
-    return _log_softmax
+
+@_log_softmax.defjvp
+def _log_softmax_jvp(axes: tuple[int, ...], primals: tuple, tangents: tuple
+                     ) -> tuple[Array, Array]:
+    (x,), (x_dot,) = primals, tangents
+    y = _log_softmax(x, axes)
+    weighted = _reductions.sum(_ufuncs.multiply(_ufuncs.exp(y), x_dot), axis=axes,
+                               keepdims=True)
+    return y, _ufuncs.subtract(x_dot, weighted)
 
 
 @quiet
@@ -117,7 +108,7 @@ def log_softmax(x: Any, axis: Any = -1, where: Any = None) -> Array:
     one product and one sum instead of differentiating every step)."""
     x = _inexact(x, "log_softmax")
     if where is None:
-        return _log_softmax_over(_normalize_axes(axis, len(shape_of(x))))(x)
+        return _log_softmax(x, _normalize_axes(axis, len(shape_of(x))))
     shifted = _ufuncs.subtract(x, _finite_shift(x, axis, where))
     total = _reductions.sum(_ufuncs.exp(shifted), axis=axis, keepdims=True, where=where)
     out = _ufuncs.subtract(shifted, _ufuncs.log(total))
@@ -172,34 +163,22 @@ def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(sorted({canonicalize_axis(ax, ndim, "logsumexp") for ax in axes}))
 
 
+@traceable_rule
+@partial(custom_jvp, nondiff_argnums=(1, 2))
 def _logsumexp(a: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
-    return _logsumexp_over(axes, keepdims)(a)
+    shift = _finite_shift(a, axes)
+    total = _reductions.sum(_ufuncs.exp(_ufuncs.subtract(a, shift)), axis=axes, keepdims=True)
+    out = _ufuncs.add(_ufuncs.log(total), shift)
+    return out if keepdims else _shape.squeeze(out, axis=axes)
 
 
-@lru_cache(maxsize=64)
-def _logsumexp_over(axes: tuple[int, ...], keepdims: bool) -> custom_jvp:
-    """logsumexp over `axes` as a function of `a` alone, with its JVP rule: one per
-    (axes, keepdims) (static arguments would make every call a new signature for the
-    traced rule, which eager reverse mode derives once per signature)."""
-
-    @traceable_rule
-    @custom_jvp
-    def _logsumexp(a: Array) -> Array:
-        shift = _finite_shift(a, axes)
-        total = _reductions.sum(_ufuncs.exp(_ufuncs.subtract(a, shift)), axis=axes,
-                                keepdims=True)
-        out = _ufuncs.add(_ufuncs.log(total), shift)
-        return out if keepdims else _shape.squeeze(out, axis=axes)
-
-    @_logsumexp.defjvp
-    def _logsumexp_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
-        (a,), (a_dot,) = primals, tangents
-        weights = _softmax_weights(a, axes)
-        tangent = _reductions.sum(_ufuncs.multiply(weights, a_dot), axis=axes,
-                                  keepdims=keepdims)
-        return _logsumexp(a), tangent
-
-    return _logsumexp
+@_logsumexp.defjvp
+def _logsumexp_jvp(axes: tuple[int, ...], keepdims: bool, primals: tuple, tangents: tuple
+                   ) -> tuple[Array, Array]:
+    (a,), (a_dot,) = primals, tangents
+    weights = _softmax_weights(a, axes)
+    tangent = _reductions.sum(_ufuncs.multiply(weights, a_dot), axis=axes, keepdims=keepdims)
+    return _logsumexp(a, axes, keepdims), tangent
 
 
 def _softmax_weights(a: Array, axes: tuple[int, ...]) -> Array:

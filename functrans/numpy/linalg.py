@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 import operator
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -725,35 +725,25 @@ def _vector_norm(x: Array, ord: Any, axes: tuple[int, ...]) -> Array:  # noqa: A
     return uf.power(red.sum(uf.power(magnitude, p), axis=axes), 1 / p)
 
 
+@traceable_rule
+@partial(custom_jvp, nondiff_argnums=(1,))
 def _two_norm(x: Array, axes: tuple[int, ...]) -> Array:
-    return _two_norm_over(axes)(x)
+    squares = uf.real(uf.multiply(x, uf.conjugate(x)))
+    return uf.sqrt(red.sum(squares, axis=axes))
 
 
-@lru_cache(maxsize=64)
-def _two_norm_over(axes: tuple[int, ...]) -> custom_jvp:
-    """The 2-norm over `axes` as a function of `x` alone, with its JVP rule: one per
-    `axes` (a static argument would make every call a new signature for the traced
-    rule, which eager reverse mode derives once per signature)."""
-
-    @traceable_rule
-    @custom_jvp
-    def _two_norm(x: Array) -> Array:
-        squares = uf.real(uf.multiply(x, uf.conjugate(x)))
-        return uf.sqrt(red.sum(squares, axis=axes))
-
-    @_two_norm.defjvp
-    def _two_norm_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
-        # d|x| = <x, dx> / |x|; at x = 0 the subgradient 0 is taken (the naive
-        # derivative of sqrt is 0 * inf = nan there).
-        (x,), (x_dot,) = primals, tangents
-        norm_x = _two_norm(x)
-        inner = red.sum(uf.real(uf.multiply(uf.conjugate(x), x_dot)), axis=axes)
-        positive = uf.greater(norm_x, 0)
-        # double where: no 0/0, not even in the unused branch
-        safe_norm = uf.where(positive, norm_x, 1)
-        return norm_x, uf.where(positive, uf.divide(inner, safe_norm), 0)
-
-    return _two_norm
+@_two_norm.defjvp
+def _two_norm_jvp(axes: tuple[int, ...], primals: tuple, tangents: tuple
+                  ) -> tuple[Array, Array]:
+    # d|x| = <x, dx> / |x|; at x = 0 the subgradient 0 is taken (the naive
+    # derivative of sqrt is 0 * inf = nan there).
+    (x,), (x_dot,) = primals, tangents
+    norm_x = _two_norm(x, axes)
+    inner = red.sum(uf.real(uf.multiply(uf.conjugate(x), x_dot)), axis=axes)
+    positive = uf.greater(norm_x, 0)
+    # double where: no 0/0, not even in the unused branch
+    safe_norm = uf.where(positive, norm_x, 1)
+    return norm_x, uf.where(positive, uf.divide(inner, safe_norm), 0)
 
 
 def _spectral_norm(x: Array, ord: Any, row: int, col: int) -> Array:  # noqa: A002
