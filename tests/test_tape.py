@@ -78,20 +78,20 @@ def test_the_switch_turns_the_tape_off(recordings: list) -> None:
 
 def test_a_signature_is_derived_on_its_second_application_and_compiled() -> None:
     x = np.linspace(0.1, 0.9, 11)  # a shape no other test uses
-    key = (ew.sin_p, (), (x.shape, x.dtype, True))
-    ft.grad(lambda x: fnp.sum(fnp.sin(x)))(x)
+    key = (ew.sin_p, (), (x.shape, x.dtype, True))  # lax.sin: the primitive itself
+    ft.grad(lambda x: fnp.sum(lax.sin(x)))(x)
     assert tape._rules[key] is tape._SEEN_ONCE  # the first: the general path
-    ft.grad(lambda x: fnp.sum(fnp.sin(x)))(x)
+    ft.grad(lambda x: fnp.sum(lax.sin(x)))(x)
     rule = tape._rules[key]
     assert isinstance(rule, tape._DerivedRule)  # the second: derived, interpreted
-    ft.grad(lambda x: fnp.sum(fnp.sin(x)))(x)
+    ft.grad(lambda x: fnp.sum(lax.sin(x)))(x)
     assert rule._forward.fn.__name__ == "sin_fwd"  # generated code, from the third call
-    np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(fnp.sin(x)))(x), np.cos(x))
+    np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(lax.sin(x)))(x), np.cos(x))
 
 
 def test_residuals_that_are_operands_or_outputs_are_not_recomputed() -> None:
     for _ in range(2):
-        ft.grad(lambda x: fnp.sum(fnp.exp(x) * x))(X)
+        ft.grad(lambda x: fnp.sum(lax.mul(lax.exp(x), x)))(X)
     exp_rule = tape._rules[(ew.exp_p, (), (X.shape, X.dtype, True))]
     mul_rule = tape._rules[(ew.mul_p, (), (X.shape, X.dtype, True), (X.shape, X.dtype, True))]
     assert exp_rule.residual_sources == ["output 0"]  # exp keeps its output
@@ -100,13 +100,54 @@ def test_residuals_that_are_operands_or_outputs_are_not_recomputed() -> None:
 
 def test_arithmetic_of_outputs_is_recomputed_not_kept() -> None:
     for _ in range(2):
-        ft.grad(lambda x: fnp.sum(fnp.tanh(x) + fnp.sin(x)))(X)
+        ft.grad(lambda x: fnp.sum(lax.tanh(x) + lax.sin(x)))(X)
     tanh_rule = tape._rules[(ew.tanh_p, (), (X.shape, X.dtype, True))]
     sin_rule = tape._rules[(ew.sin_p, (), (X.shape, X.dtype, True))]
     assert tanh_rule.residual_sources == ["output 0"]  # its output y: 1 - y² is computed backwards
     assert sin_rule.residual_sources == ["computed"]  # cos(x): not just arithmetic
     np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(fnp.tanh(x) + fnp.sin(x)))(X),
                                1 - np.tanh(X) ** 2 + np.cos(X), rtol=1e-13)
+
+
+def _entries(f: Any, *args: Any) -> list[Any]:
+    """The tape entries of ``vjp(f, *args)``, recorded a third time (derived rules)."""
+    for _ in range(2):
+        ft.vjp(f, *args)
+    return ft.vjp(f, *args)[1].linear.trace.entries
+
+
+def test_a_numpy_function_is_one_entry_however_many_primitives_it_binds() -> None:
+    b = np.linspace(-1.0, 1.0, 3)
+    x = np.arange(6.0).reshape(2, 3)
+    entries = _entries(lambda x, b: fnp.mean(x + b), x, b)  # broadcast + add, sum + div
+    assert [rule.name for rule, *_ in entries] == ["add", "mean"]
+    gx, gb = ft.grad(lambda x, b: fnp.mean(x + b), (0, 1))(x, b)
+    np.testing.assert_allclose(gx, np.full(x.shape, 1 / 6))
+    np.testing.assert_allclose(gb, np.full(b.shape, 1 / 3))
+
+
+def test_python_scalars_are_static_in_a_numpy_function_entry() -> None:
+    # each value has its own rule: integer_pow for an int exponent, and the sign of
+    # a zero kept (arctan2(+-0, x < 0) = +-pi)
+    for n in (2, 3, 2):
+        for _ in range(3):
+            np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(x ** n))(X), n * X ** (n - 1))
+    for zero in (0.0, -0.0, 0.0):
+        for _ in range(3):
+            value = ft.value_and_grad(lambda x: fnp.sum(fnp.arctan2(zero, -x)))(X)[0]
+            assert value == np.copysign(np.pi, zero) * X.size
+    keys = {tape._static_key(v) for v in (1, 1.0, True, 0.0, -0.0, 1j, (0, 1), None)}
+    assert len(keys) == 8
+
+
+def test_other_arguments_take_the_primitives_path() -> None:
+    mask = X > 0.5
+    for _ in range(3):  # a mask, a list: not keyed; the primitives are recorded
+        np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(x, where=mask))(X), mask * 1.0)
+        np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(x[:2] * [2.0, 3.0]))(X),
+                                   [2.0, 3.0] + [0.0] * (X.size - 2))
+    assert [rule.name for rule, *_ in _entries(lambda x: fnp.sum(x, where=mask), X)] == [
+        "select_n", "reduce_sum"]
 
 
 def test_vjp_of_a_tape_transposes_any_number_of_times() -> None:

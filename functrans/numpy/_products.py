@@ -30,6 +30,7 @@ from functrans.numpy._util import (
     size_of,
     static_int,
 )
+from functrans.transforms.tape import one_entry
 
 
 def _operands(fname: str, *args: Any) -> list[Array]:
@@ -84,6 +85,7 @@ def _check_core(fname: str, x_shape: tuple[int, ...], x_axis: int, y_shape: tupl
                          f"{x_shape[x_axis]} (dim {x_axis}) != {y_shape[y_axis]} (dim {y_axis})")
 
 
+@one_entry(2)
 def dot(a: Any, b: Any) -> Array:
     """NumPy's dot: contract the last axis of `a` with the second-to-last of `b`
     (the only one, for 1-D `b`); scalars multiply."""
@@ -99,6 +101,7 @@ def dot(a: Any, b: Any) -> Array:
     return _dot_general(a, b, ((lc,), (rc,)))
 
 
+@one_entry(2)
 def matmul(a: Any, b: Any) -> Array:
     """Matrix product with NumPy's rules: stacks of matrices broadcast over the
     leading axes; a 1-D operand is a vector (its axis is dropped)."""

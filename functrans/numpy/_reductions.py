@@ -36,6 +36,7 @@ from functrans.numpy._util import (
 )
 from functrans.numpy._util import operand as _operand
 from functrans.primitives import elementwise as prims  # bound directly on ready operands
+from functrans.transforms.tape import one_entry
 
 _int64 = np.dtype(np.int64)
 
@@ -88,6 +89,7 @@ def _reduce(a: Any, axis: Any, keepdims: bool, fname: str, reduction: Primitive,
 
 # ------------------------------------------------------------------ sums and products
 
+@one_entry(1)
 def sum(a: Any, axis: Any = None, dtype: Any = None, out: None = None,  # noqa: A001
         keepdims: bool = False, initial: Any = None, where: Any = None) -> Array:
     """Sum over `axis` (None: all axes; an int or a tuple of ints)."""
@@ -106,6 +108,7 @@ def sum(a: Any, axis: Any = None, dtype: Any = None, out: None = None,  # noqa: 
     return result
 
 
+@one_entry(1)
 def prod(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
          keepdims: bool = False, initial: Any = None, where: Any = None) -> Array:
     """Product over `axis`."""
@@ -142,6 +145,7 @@ def _extremum(a: Any, axis: Any, keepdims: bool, initial: Any, where: Any, fname
     return result
 
 
+@one_entry(1)
 def max(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # noqa: A001
         initial: Any = None, where: Any = None) -> Array:
     """Maximum over `axis` (nan if any element is nan)."""
@@ -149,6 +153,7 @@ def max(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # n
     return _extremum(a, axis, keepdims, initial, where, "max", True)
 
 
+@one_entry(1)
 def min(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # noqa: A001
         initial: Any = None, where: Any = None) -> Array:
     """Minimum over `axis` (nan if any element is nan)."""
@@ -170,6 +175,7 @@ def _count(a: Array, axes: tuple[int, ...], where: Any, dtype: np.dtype, keepdim
     return sum(mask, axis=axes, dtype=dtype, keepdims=keepdims)
 
 
+@one_entry(1)
 def mean(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
          keepdims: bool = False, *, where: Any = None) -> Array:
     """Arithmetic mean over `axis` (integers average in float64)."""

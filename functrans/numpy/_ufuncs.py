@@ -39,6 +39,7 @@ from functrans.numpy._util import (
     to_inexact_dtype,
 )
 from functrans.primitives import elementwise as prims  # bound directly on ready operands
+from functrans.transforms.tape import one_entry
 
 # ------------------------------------------------------------------ factories
 
@@ -58,7 +59,7 @@ def _unary_inexact(name: str, lax_name: str, doc: str) -> Any:
         return getattr(lax, lax_name)(x)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
-    return fn
+    return one_entry(1)(fn)
 
 
 def _binary(name: str, lax_name: str, doc: str, inexact: bool = False) -> Any:
@@ -79,7 +80,7 @@ def _binary(name: str, lax_name: str, doc: str, inexact: bool = False) -> Any:
         return lax_fn(*promote(name, x, y))
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
-    return fn
+    return one_entry(2)(fn)
 
 
 def dtype_is_bool(x: Any) -> bool:
@@ -93,6 +94,7 @@ def _reject_bool(name: str) -> None:
 
 # ------------------------------------------------------------------ arithmetic
 
+@one_entry(2)
 def add(x: Any, y: Any) -> Array:
     """Elementwise ``x + y``; for booleans, logical or (as NumPy)."""
     ready = ready_pair("add", x, y)
@@ -103,6 +105,7 @@ def add(x: Any, y: Any) -> Array:
     return lax.or_(x, y) if dtype.kind == "b" else prims.add_p.bind(x, y)
 
 
+@one_entry(2)
 def subtract(x: Any, y: Any) -> Array:
     """Elementwise ``x - y``."""
     ready = ready_pair("subtract", x, y)
@@ -115,6 +118,7 @@ def subtract(x: Any, y: Any) -> Array:
     return lax.sub(x, y)
 
 
+@one_entry(2)
 def multiply(x: Any, y: Any) -> Array:
     """Elementwise ``x * y``; for booleans, logical and (as NumPy)."""
     ready = ready_pair("multiply", x, y)
@@ -187,6 +191,7 @@ def _static_integer_exponent(y: Any) -> int | None:
     return None
 
 
+@one_entry(1)  # the exponent static: integer_pow for a Python int
 def power(x: Any, y: Any) -> Array:
     """Elementwise ``x ** y``. A concrete integer exponent uses ``integer_pow``
     (exact, and differentiable at x <= 0)."""
@@ -231,6 +236,7 @@ def float_power(x: Any, y: Any) -> Array:
     return lax.pow(cast(x, dtype), cast(y, dtype))
 
 
+@one_entry(1)
 def negative(x: Any) -> Array:
     """Elementwise ``-x``."""
     x = as_array(asarray_arg(x, "negative"))
@@ -248,6 +254,7 @@ def positive(x: Any) -> Array:
     return x
 
 
+@one_entry(1)
 def absolute(x: Any) -> Array:
     """Elementwise absolute value."""
     x = as_array(asarray_arg(x, "absolute"))
@@ -269,6 +276,7 @@ def sign(x: Any) -> Array:
     return lax.sign(x)
 
 
+@one_entry(1)
 def square(x: Any) -> Array:
     """Elementwise ``x * x`` (keeps integer dtypes)."""
     x = as_array(asarray_arg(x, "square"))
@@ -277,6 +285,7 @@ def square(x: Any) -> Array:
     return lax.square(x)
 
 
+@one_entry(1)
 def reciprocal(x: Any) -> Array:
     """Elementwise ``1 / x`` in floating point (as jax.numpy: integers become float64)."""
     x = as_array(asarray_arg(x, "reciprocal"))
@@ -458,12 +467,14 @@ def _ready_scalar_bounds(a: Any, lo: Any, hi: Any) -> tuple[Array | None, Array 
     return bounds[0], bounds[1]
 
 
+@one_entry(2)
 def maximum(x: Any, y: Any) -> Array:
     """Elementwise maximum, propagating nans."""
     x, y = promote_args("maximum", x, y)
     return lax.or_(x, y) if dtype_is_bool(x) else lax.max(x, y)
 
 
+@one_entry(2)
 def minimum(x: Any, y: Any) -> Array:
     """Elementwise minimum, propagating nans."""
     x, y = promote_args("minimum", x, y)

@@ -32,6 +32,8 @@ transposes that linear jaxpr. Inside any other transformation, ``grad`` and
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,7 +47,7 @@ from functrans.core import trace as core_trace
 from functrans.core.avals import ShapedArray, get_aval
 from functrans.core.backend import NUMPY_TYPES, is_numpy_value
 from functrans.core.ir import ClosedJaxpr, Jaxpr, Var, dce_jaxpr, eval_jaxpr
-from functrans.core.trace import Trace, Tracer, check_alive
+from functrans.core.trace import Trace, Tracer, check_alive, get_current_trace
 from functrans.core.zeros import UndefinedPrimal, Zero
 from functrans.primitives import elementwise as ew
 from functrans.primitives.tangent_space import add_any_p
@@ -53,7 +55,7 @@ from functrans.transforms.linearize import LinearFunction, linearize_flat
 from functrans.transforms.staging import trace_to_jaxpr
 from functrans.transforms.transpose import backward_pass
 
-__all__ = ["applies", "record", "Tape", "TapeTrace", "TapeTracer"]
+__all__ = ["applies", "one_entry", "record", "Tape", "TapeTrace", "TapeTracer"]
 
 #: derived rules kept (oldest dropped first): one per primitive application site
 #: signature, so a program reuses a few dozen; the bound only caps pathological use
@@ -168,6 +170,99 @@ class TapeTrace(Trace):
         outs, residuals = rule.forward(operands)
         return self.record_entry(rule, outs, residuals, traced_in)
 
+    def apply_function(self, fn: Callable[..., Any], args: tuple, kwargs: dict,
+                       n_operands: int) -> Any:
+        """``fn(*args, **kwargs)`` as one tape entry, its rule derived from `fn` itself
+        (see :func:`one_entry`), or NOT_RECORDED: `fn` then runs primitive by primitive.
+
+        The tracers of this trace, and NumPy arrays among the first `n_operands`
+        arguments, are operands, keyed by shape and dtype as a primitive's are.
+        Everything else is static, keyed by value (`_static_key`): Python scalars,
+        axes, flags, so `fn` sees them exactly as it would called directly."""
+        if not kwargs and len(args) <= 2:  # the common cases, with one lookup
+            try:
+                rule = _rules.get(self._short_signature(fn, args, n_operands))
+            except TypeError:  # an operand of another kind (an ndarray subclass)
+                return NOT_RECORDED
+            if type(rule) is _DerivedRule:
+                if len(args) == 1:
+                    x, = args
+                    return rule.record(self, (x.primal,), [x.index])
+                x, y = args
+                if type(x) is TapeTracer:
+                    if type(y) is TapeTracer:
+                        return rule.record(self, (x.primal, y.primal), [x.index, y.index])
+                    if type(y) is np.ndarray:
+                        return rule.record(self, (x.primal, y), [x.index])
+                    return rule.record(self, (x.primal,), [x.index])
+                if type(x) is np.ndarray:
+                    return rule.record(self, (x, y.primal), [y.index])
+                return rule.record(self, (y.primal,), [y.index])
+        key: list[Any] = [fn]
+        operands, traced, traced_in, positions = [], [], [], []
+        for k, x in enumerate(args):
+            t = type(x)
+            if t is TapeTracer and x._trace is self:
+                key.append(x.key)
+                operands.append(x.primal)
+                traced.append(True)
+                traced_in.append(x.index)
+            elif k < n_operands and (t is np.ndarray or isinstance(x, np.generic)):
+                key.append((x.shape, x.dtype, False))
+                operands.append(x)
+                traced.append(False)
+            else:
+                key.append(_static_key(x))
+                continue
+            positions.append(k)
+        if not traced_in:
+            return NOT_RECORDED
+        if kwargs:
+            key += [(name, _static_key(value)) for name, value in kwargs.items()]
+        try:
+            signature = tuple(key)
+            rule = _rules.get(signature, _UNSEEN)
+        except TypeError:  # an argument of another kind: not recorded whole
+            return NOT_RECORDED
+        if type(rule) is not _DerivedRule:
+            if rule is None:
+                return NOT_RECORDED
+            rule = _second_sight(_rules, signature, rule, lambda: _derive(
+                _function_of_operands(fn, args, kwargs, positions),
+                getattr(fn, "__name__", "fn"), False, operands, traced))
+            if rule is None:
+                return NOT_RECORDED
+        return rule.record(self, operands, traced_in)
+
+    def _short_signature(self, fn: Callable[..., Any], args: tuple, n_operands: int) -> Any:
+        """The signature `apply_function` gives one or two positional arguments, if
+        it is one of the common kinds (a tracer of this trace, then a tracer, a
+        NumPy array operand, or a Python scalar; or the other way round); else None."""
+        if len(args) == 1:
+            x, = args
+            if type(x) is TapeTracer and x._trace is self:
+                return (fn, x.key)
+            return None
+        x, y = args
+        tx, ty = type(x), type(y)
+        if tx is TapeTracer and x._trace is self:
+            if ty is TapeTracer and y._trace is self:
+                return (fn, x.key, y.key)
+            if ty is np.ndarray and n_operands == 2:
+                return (fn, x.key, (y.shape, y.dtype, False))
+            if ty is int:
+                return (fn, x.key, (int, y))
+            if ty is float:
+                return (fn, x.key, (float, y, math.copysign(1.0, y)))
+        elif ty is TapeTracer and y._trace is self:
+            if tx is np.ndarray:
+                return (fn, (x.shape, x.dtype, False), y.key)
+            if tx is int:
+                return (fn, (int, x), y.key)
+            if tx is float:
+                return (fn, (float, x, math.copysign(1.0, x)), y.key)
+        return None
+
     def record_entry(self, rule: Any, outs: list[Any], residuals: tuple, traced_in: list[int]
                      ) -> Any:
         """Trace the outputs that have tangents; append the entry if there are any."""
@@ -200,6 +295,24 @@ def _operand_key(x: Any, traced: bool) -> Any:
     if t in (float, int, bool, complex):
         return (t, traced)  # a Python scalar: weakly typed
     return _UNHASHABLE  # anything else (another array type): no derivation of its own
+
+
+#: the static argument types a function recorded as one entry is keyed by
+_STATIC_TYPES = frozenset({int, bool, complex, str, type(None), np.dtype})
+
+
+def _static_key(x: Any) -> Any:
+    """A static argument (a Python scalar, an axis, a flag, a dtype), as a key part:
+    its type with its value (1, 1.0 and True are equal, and a key must not confuse
+    them; nor 0.0 and -0.0); for a tuple, its items'; _UNHASHABLE for anything else."""
+    t = type(x)
+    if t is float:
+        return (t, x, math.copysign(1.0, x))
+    if t in _STATIC_TYPES:
+        return (t, x) if t is not complex else (t, x, repr(x))
+    if t is tuple:
+        return tuple(map(_static_key, x))
+    return _UNHASHABLE
 
 
 #: a key part that cannot be hashed: the signature then fails to hash, and the
@@ -241,13 +354,21 @@ def _rule_for(rule: Any, signature: tuple | None, primitive: Any, params: dict,
         return None
     if not _derivable(primitive, params):
         return None  # and not cached: a custom rule's parameters are new each call
-    cache = _cache_of(primitive, params)
+    return _second_sight(_cache_of(primitive, params), signature, rule,
+                         lambda: _derive(_bind_function(primitive, params), primitive.name,
+                                         primitive.multiple_results, operands, traced))
+
+
+def _second_sight(cache: dict[Any, Any], signature: tuple, rule: Any,
+                  derive: Callable[[], _DerivedRule | None]) -> _DerivedRule | None:
+    """Mark a signature seen (`rule` is _UNSEEN: None, the general path) or derive
+    and keep its rule (`rule` is _SEEN_ONCE)."""
     if rule is _UNSEEN:
         if len(cache) >= (_MAX_RULES if cache is _rules else _MAX_CALL_RULES):
             del cache[next(iter(cache))]
         cache[signature] = _SEEN_ONCE
         return None
-    rule = cache[signature] = _derive(primitive, params, operands, traced)
+    rule = cache[signature] = derive()
     return rule
 
 
@@ -259,10 +380,42 @@ def _derivable(primitive: Any, params: dict) -> bool:
     return call_jaxpr is None or params.get(call_jaxpr) is not None
 
 
-def _derive(primitive: Any, params: dict, operands: list[Any], traced: list[bool]
-            ) -> _DerivedRule | None:
+def _bind_function(primitive: Any, params: dict) -> Callable[..., list[Any]]:
+    def apply(*operands: Any) -> list[Any]:
+        out = primitive.bind(*operands, **params)
+        return list(out) if primitive.multiple_results else [out]
+    return apply
+
+
+def _function_of_operands(fn: Callable[..., Any], args: tuple, kwargs: dict,
+                          positions: list[int]) -> Callable[..., list[Any]]:
+    """``fn(*args, **kwargs)`` as a function of the arguments at `positions`,
+    returning its one output (a list of it, as derived rules take it)."""
+    def apply(*operands: Any) -> list[Any]:
+        full = list(args)
+        for k, x in zip(positions, operands):
+            full[k] = x
+        out = fn(*full, **kwargs)
+        if not isinstance(out, Tracer):
+            raise TypeError(f"{fn}: a function the tape records whole returns one array")
+        return [out]
+    return apply
+
+
+def _of_traced(apply: Callable[..., list[Any]], operands: Sequence[Any], traced: list[bool]
+               ) -> Callable[..., list[Any]]:
+    """`apply` as a function of the `traced` operands, the others fixed."""
+    def apply_traced(*traced_operands: Any) -> list[Any]:
+        it = iter(traced_operands)
+        return apply(*[next(it) if t else x for x, t in zip(operands, traced)])
+    return apply_traced
+
+
+def _derive(apply: Callable[..., list[Any]], name: str, multiple_results: bool,
+            operands: list[Any], traced: list[bool]) -> _DerivedRule | None:
     try:
-        return _DerivedRule(primitive, params, [get_aval(x) for x in operands], traced)
+        return _DerivedRule(apply, name, multiple_results, [get_aval(x) for x in operands],
+                            traced)
     except Exception:  # noqa: BLE001 — e.g. a rule that needs concrete values: the
         return None  # general path runs it on them (and raises its own errors)
 
@@ -293,20 +446,18 @@ class _Compiled:
 
 
 class _DerivedRule:
-    """Forward and backward functions of one primitive application signature."""
+    """Forward and backward functions of one application signature: of a primitive,
+    or of a function the tape records as one entry (see :func:`one_entry`);
+    `apply` applies it to all operands and returns its outputs as a list."""
 
-    def __init__(self, primitive: Any, params: dict, avals: list[ShapedArray],
-                 traced: list[bool]):
-        self.name = primitive.name
+    def __init__(self, apply: Callable[..., list[Any]], name: str, multiple_results: bool,
+                 avals: list[ShapedArray], traced: list[bool]):
+        self.name = name
         linearized: list[LinearFunction] = []
 
         def known_part(*operands: Any) -> list[Any]:
-            def apply(*traced_operands: Any) -> list[Any]:
-                it = iter(traced_operands)
-                full = [next(it) if t else x for x, t in zip(operands, traced)]
-                out = primitive.bind(*full, **params)
-                return list(out) if primitive.multiple_results else [out]
-            outs, linear = linearize_flat(apply, [x for x, t in zip(operands, traced) if t])
+            outs, linear = linearize_flat(_of_traced(apply, operands, traced),
+                                          [x for x, t in zip(operands, traced) if t])
             linearized.append(linear)
             return outs + list(linear.jaxpr.consts)
 
@@ -326,7 +477,7 @@ class _DerivedRule:
                                   self.name + "_fwd")
         self.residual_avals = [v.aval for v in forward_jaxpr.outvars[self.num_outs:]]
         # the common case, recorded without loops: one output, traced
-        self.multiple_results = primitive.multiple_results
+        self.multiple_results = multiple_results
         self.one_output = not self.multiple_results and len(self.traced_outputs) == 1
         _, self.out_aval, self.out_key = self.traced_outputs[0] if self.one_output else (
             None, None, None)
@@ -498,14 +649,8 @@ class _ConcreteRule:
         self.parent = parent
 
     def forward(self, operands: list[Any]) -> tuple[list[Any], tuple]:
-        primitive, params, traced = self.primitive, self.params, self.traced
-
-        def apply(*traced_operands: Any) -> list[Any]:
-            it = iter(traced_operands)
-            full = [next(it) if t else x for x, t in zip(operands, traced)]
-            out = primitive.bind(*full, **params)
-            return list(out) if primitive.multiple_results else [out]
-
+        traced = self.traced
+        apply = _of_traced(_bind_function(self.primitive, self.params), operands, traced)
         token = core_trace.set_current_trace(self.parent)
         try:
             outs, linear = linearize_flat(apply, [x for x, t in zip(operands, traced) if t])
@@ -702,6 +847,30 @@ def _walk_backwards(entries: list[Any], cts: dict[int, Any], consume: bool,
                 if previous is not None:
                     ct = add_any_p.bind(previous, ct) if traced else previous + ct
                 cts[index] = ct
+
+
+#: what :meth:`TapeTrace.apply_function` returns where it records nothing
+NOT_RECORDED = object()
+
+
+def one_entry(n_operands: int = 1) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a function of `n_operands` arrays (then static arguments) that returns
+    one array, and that the tape should record as one entry: its forward and backward
+    functions are derived from the function itself, as a primitive's are from its
+    rules, so a ``functrans.numpy`` function of several primitives (``x + b`` with a
+    broadcast, ``mean``) costs one lookup and one call of generated code each way.
+    Elsewhere, and for arguments of other kinds, the function runs as it is."""
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def on_tape(*args: Any, **kwargs: Any) -> Any:
+            trace = get_current_trace()
+            if type(trace) is TapeTrace:
+                out = trace.apply_function(fn, args, kwargs, n_operands)
+                if out is not NOT_RECORDED:
+                    return out
+            return fn(*args, **kwargs)
+        return on_tape
+    return decorate
 
 
 def record(f: Callable[..., Sequence[Any]], primals: Sequence[Any],
