@@ -237,6 +237,12 @@ BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "div": lambda x, y: x / (1.5 + y * y),
     "max": fnp.maximum,
     "where": lambda x, y: fnp.where(x > y, x * y, fnp.sin(x)),
+    # functrans.numpy functions the tape records whole, with static arguments
+    "square-rev": lambda x, y: 0.5 * (y - x) ** 2,
+    "mean": lambda x, y: x - fnp.mean(x, keepdims=True) + fnp.tanh(y),
+    "matmul": lambda x, y: x * fnp.sum(fnp.matmul(fnp.atleast_1d(y), fnp.ones(y.shape[-1:]
+                                                                              or (1,)))),
+    "constant": lambda x, y: fnp.maximum(x, np.float32(0.25)) - y / 3,
 }
 
 

@@ -446,3 +446,86 @@ def test_log_softmax_has_its_rule_and_takes_the_tape() -> None:
         np.testing.assert_allclose(
             ft.grad(lambda x: fnp.sum(ft.nn.log_softmax(x) * weights))(x), expected,
             rtol=1e-14, atol=1e-15)
+
+
+# ------------------------------------------------------- functions recorded whole
+
+#: every functrans.numpy function the tape records as one entry (see tape.one_entry)
+ONE_ENTRY = sorted({name for name in dir(fnp)
+                    if getattr(getattr(fnp, name), "one_entry", None)})
+A = np.linspace(0.2, 0.9, 6).reshape(2, 3)
+ROW = np.linspace(0.3, 0.7, 3)
+WEIGHTS = np.random.default_rng(0).standard_normal((2, 3))
+
+
+def _calls(name: str) -> list[tuple[str, Any]]:
+    """(description, function of the traced x) for the argument kinds `name` takes."""
+    fn = getattr(fnp, name)
+    if name in ("dot", "matmul"):
+        return [("x, x.T", lambda x: fn(x, x.T)), ("x, row", lambda x: fn(x, ROW)),
+                ("row, x.T", lambda x: fn(ROW, x.T))]
+    if fn.one_entry == 2:
+        return [("x, x", lambda x: fn(x, x[::-1])), ("x, row", lambda x: fn(x, ROW)),
+                ("row, x", lambda x: fn(ROW, x)), ("x, 2", lambda x: fn(x, 2)),
+                ("0.5, x", lambda x: fn(0.5, x)), ("x, -0.0", lambda x: fn(x, -0.0))]
+    if name == "power":
+        return [("x, 2", lambda x: fn(x, 2)), ("x, 3", lambda x: fn(x, 3)),
+                ("x, 0.5", lambda x: fn(x, 0.5)), ("2.0, x", lambda x: fn(2.0, x))]
+    calls = [("x", lambda x: fn(x))]
+    if name in ("sum", "mean", "prod", "max", "min", "amax", "amin"):
+        calls += [("x, 0", lambda x: fn(x, 0)), ("x, axis=1, keepdims", lambda x: fn(
+            x, axis=1, keepdims=True))]
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ONE_ENTRY)
+def test_functions_recorded_whole_give_the_general_paths_results(name: str, dtype: Any
+                                                                  ) -> None:
+    """Each function, with each kind of argument: the value and gradient of its first
+    calls (the general path), of its derived rule and of its compiled and fused rule
+    equal what the linear jaxpr gives, with the same dtypes and shapes."""
+    from functrans.config import config
+
+    x = (A + (1.0 if name in ("arccosh", "acosh") else 0.0)).astype(dtype)
+    for description, call in _calls(name):
+        def loss(x: Any) -> Any:
+            out = call(x)
+            if out.dtype.kind == "b":  # a comparison: no derivative, kept in the value
+                return fnp.sum(fnp.where(out, x, 0.0))
+            weights = WEIGHTS.astype(dtype).ravel()[:out.size].reshape(out.shape)
+            return fnp.sum(out * weights)
+
+        value_and_grad = ft.value_and_grad(loss)
+        config.update("eager_tape", False)
+        try:
+            want = value_and_grad(x)
+        finally:
+            config.update("eager_tape", True)
+        for _ in range(4):
+            got = value_and_grad(x)
+            for g, w in zip(got, want):
+                assert np.asarray(g).dtype == np.asarray(w).dtype, description
+                np.testing.assert_allclose(g, w, rtol=2e-6 if dtype == np.float32 else 1e-13,
+                                           equal_nan=True, err_msg=description)
+
+
+@pytest.mark.parametrize("step", [lambda x: x * 2.0, lambda x: 3 * x, lambda x: x + x,
+                                  lambda x: x - ROW, lambda x: ROW / x, fnp.tanh, fnp.sum,
+                                  lambda x: x ** 2, lambda x: x @ x.T],
+                         ids=["x*2.0", "3*x", "x+x", "x-row", "row/x", "tanh", "sum",
+                              "x**2", "x@x.T"])
+def test_common_arguments_find_their_rule_in_one_lookup(step: Any, monkeypatch: Any) -> None:
+    """One or two positional arguments of the common kinds: `apply_short` builds the
+    signature the general `apply_function` derived the rule under, and finds it."""
+    def loss(x: Any) -> Any:
+        return fnp.sum(step(x))
+
+    for _ in range(3):
+        ft.grad(loss)(A)
+    general: list[Any] = []
+    original = tape.TapeTrace.apply_function
+    monkeypatch.setattr(tape.TapeTrace, "apply_function",
+                        lambda self, fn, *args: general.append(fn) or original(self, fn, *args))
+    np.testing.assert_allclose(ft.grad(loss)(A), ft.grad(loss)(A))
+    assert general == []

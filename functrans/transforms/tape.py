@@ -179,25 +179,6 @@ class TapeTrace(Trace):
         arguments, are operands, keyed by shape and dtype as a primitive's are.
         Everything else is static, keyed by value (`_static_key`): Python scalars,
         axes, flags, so `fn` sees them exactly as it would called directly."""
-        if not kwargs and len(args) <= 2:  # the common cases, with one lookup
-            try:
-                rule = _rules.get(self._short_signature(fn, args, n_operands))
-            except TypeError:  # an operand of another kind (an ndarray subclass)
-                return NOT_RECORDED
-            if type(rule) is _DerivedRule:
-                if len(args) == 1:
-                    x, = args
-                    return rule.record(self, (x.primal,), [x.index])
-                x, y = args
-                if type(x) is TapeTracer:
-                    if type(y) is TapeTracer:
-                        return rule.record(self, (x.primal, y.primal), [x.index, y.index])
-                    if type(y) is np.ndarray:
-                        return rule.record(self, (x.primal, y), [x.index])
-                    return rule.record(self, (x.primal,), [x.index])
-                if type(x) is np.ndarray:
-                    return rule.record(self, (x, y.primal), [y.index])
-                return rule.record(self, (y.primal,), [y.index])
         key: list[Any] = [fn]
         operands, traced, traced_in, positions = [], [], [], []
         for k, x in enumerate(args):
@@ -234,34 +215,45 @@ class TapeTrace(Trace):
                 return NOT_RECORDED
         return rule.record(self, operands, traced_in)
 
-    def _short_signature(self, fn: Callable[..., Any], args: tuple, n_operands: int) -> Any:
-        """The signature `apply_function` gives one or two positional arguments, if
-        it is one of the common kinds (a tracer of this trace, then a tracer, a
-        NumPy array operand, or a Python scalar; or the other way round); else None."""
-        if len(args) == 1:
-            x, = args
-            if type(x) is TapeTracer and x._trace is self:
-                return (fn, x.key)
-            return None
-        x, y = args
-        tx, ty = type(x), type(y)
-        if tx is TapeTracer and x._trace is self:
-            if ty is TapeTracer and y._trace is self:
-                return (fn, x.key, y.key)
-            if ty is np.ndarray and n_operands == 2:
-                return (fn, x.key, (y.shape, y.dtype, False))
-            if ty is int:
-                return (fn, x.key, (int, y))
-            if ty is float:
-                return (fn, x.key, (float, y, math.copysign(1.0, y)))
-        elif ty is TapeTracer and y._trace is self:
-            if tx is np.ndarray:
-                return (fn, (x.shape, x.dtype, False), y.key)
-            if tx is int:
-                return (fn, (int, x), y.key)
-            if tx is float:
-                return (fn, (float, x, math.copysign(1.0, x)), y.key)
-        return None
+    def apply_short(self, fn: Callable[..., Any], args: tuple, n_operands: int) -> Any:
+        """`apply_function` of one or two positional arguments, with one lookup where
+        they are of the common kinds (a tracer of this trace, with a tracer, a NumPy
+        array operand or a Python scalar, either way round) and their rule is derived."""
+        try:
+            if len(args) == 1:
+                x, = args
+                if type(x) is TapeTracer and x._trace is self:
+                    rule = _rules.get((fn, x.key))
+                    if type(rule) is _DerivedRule:
+                        return rule.record(self, (x.primal,), [x.index])
+                return self.apply_function(fn, args, {}, n_operands)
+            x, y = args
+            tx, ty = type(x), type(y)
+            if tx is TapeTracer and x._trace is self:
+                if ty is TapeTracer and y._trace is self:
+                    rule = _rules.get((fn, x.key, y.key))
+                    if type(rule) is _DerivedRule:
+                        return rule.record(self, (x.primal, y.primal), [x.index, y.index])
+                elif ty is np.ndarray and n_operands == 2:
+                    rule = _rules.get((fn, x.key, (y.shape, y.dtype, False)))
+                    if type(rule) is _DerivedRule:
+                        return rule.record(self, (x.primal, y), [x.index])
+                elif ty is int or ty is float:
+                    rule = _rules.get((fn, x.key, _scalar_key(ty, y)))
+                    if type(rule) is _DerivedRule:
+                        return rule.record(self, (x.primal,), [x.index])
+            elif ty is TapeTracer and y._trace is self:
+                if tx is np.ndarray:
+                    rule = _rules.get((fn, (x.shape, x.dtype, False), y.key))
+                    if type(rule) is _DerivedRule:
+                        return rule.record(self, (x, y.primal), [y.index])
+                elif tx is int or tx is float:
+                    rule = _rules.get((fn, _scalar_key(tx, x), y.key))
+                    if type(rule) is _DerivedRule:
+                        return rule.record(self, (y.primal,), [y.index])
+        except TypeError:  # an operand of another kind (an ndarray subclass)
+            return NOT_RECORDED
+        return self.apply_function(fn, args, {}, n_operands)
 
     def record_entry(self, rule: Any, outs: list[Any], residuals: tuple, traced_in: list[int]
                      ) -> Any:
@@ -301,13 +293,18 @@ def _operand_key(x: Any, traced: bool) -> Any:
 _STATIC_TYPES = frozenset({int, bool, complex, str, type(None), np.dtype})
 
 
+def _scalar_key(t: type, x: int | float) -> tuple:
+    """`_static_key` of a Python int or float `x` of type `t`."""
+    return (t, x) if t is int else (t, x, math.copysign(1.0, x))
+
+
 def _static_key(x: Any) -> Any:
     """A static argument (a Python scalar, an axis, a flag, a dtype), as a key part:
     its type with its value (1, 1.0 and True are equal, and a key must not confuse
     them; nor 0.0 and -0.0); for a tuple, its items'; _UNHASHABLE for anything else."""
     t = type(x)
-    if t is float:
-        return (t, x, math.copysign(1.0, x))
+    if t is int or t is float:
+        return _scalar_key(t, x)
     if t in _STATIC_TYPES:
         return (t, x) if t is not complex else (t, x, repr(x))
     if t is tuple:
@@ -865,10 +862,14 @@ def one_entry(n_operands: int = 1) -> Callable[[Callable[..., Any]], Callable[..
         def on_tape(*args: Any, **kwargs: Any) -> Any:
             trace = get_current_trace()
             if type(trace) is TapeTrace:
-                out = trace.apply_function(fn, args, kwargs, n_operands)
+                if kwargs or len(args) > 2:
+                    out = trace.apply_function(fn, args, kwargs, n_operands)
+                else:
+                    out = trace.apply_short(fn, args, n_operands)
                 if out is not NOT_RECORDED:
                     return out
             return fn(*args, **kwargs)
+        on_tape.one_entry = n_operands  # type: ignore[attr-defined]  (tests find them)
         return on_tape
     return decorate
 
