@@ -30,6 +30,7 @@ from functrans.numpy._util import (
     static_int,
     to_inexact_dtype,
 )
+from functrans.transforms.tape import one_entry
 
 __all__ = ["relu", "relu6", "sigmoid", "softplus", "soft_sign", "log_sigmoid", "silu", "swish",
            "gelu", "elu", "celu", "selu", "leaky_relu", "hard_tanh", "hard_sigmoid",
@@ -42,6 +43,7 @@ def _inexact(x: Any, fname: str) -> Array:
     return cast(x, to_inexact_dtype(dtype_of(x)))
 
 
+@one_entry(1)
 def relu(x: Any) -> Array:
     """``max(x, 0)``, with derivative 0 at 0."""
     return _relu(as_array(asarray_arg(x, "relu", "x")))

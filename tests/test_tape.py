@@ -18,6 +18,7 @@ import functrans.numpy as fnp
 from functrans import lax
 from functrans.core.trace import Tracer
 from functrans.higher_order.custom_derivatives import traceable_rule
+from functrans.numpy import _indexing
 from functrans.primitives import elementwise as ew
 from functrans.transforms import tape
 
@@ -147,7 +148,7 @@ def test_other_arguments_take_the_primitives_path() -> None:
         np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(x[:2] * [2.0, 3.0]))(X),
                                    [2.0, 3.0] + [0.0] * (X.size - 2))
     assert [rule.name for rule, *_ in _entries(lambda x: fnp.sum(x, where=mask), X)] == [
-        "select_n", "reduce_sum"]
+        "where", "reduce_sum"]  # the sum's mask applied by fnp.where, recorded whole
 
 
 def test_vjp_of_a_tape_transposes_any_number_of_times() -> None:
@@ -450,36 +451,66 @@ def test_log_softmax_has_its_rule_and_takes_the_tape() -> None:
 
 # ------------------------------------------------------- functions recorded whole
 
-#: every functrans.numpy function the tape records as one entry (see tape.one_entry)
-ONE_ENTRY = sorted({name for name in dir(fnp)
-                    if getattr(getattr(fnp, name), "one_entry", None)})
+#: every function the tape records as one entry (see tape.one_entry): functrans.numpy's,
+#: and indexing, functrans.nn.relu and linalg.norm
+RECORDED_WHOLE = {name: getattr(fnp, name) for name in dir(fnp)
+                  if type(getattr(getattr(fnp, name), "one_entry", None)) is int}
+RECORDED_WHOLE.update({"getitem": _indexing.getitem, "relu": ft.nn.relu,
+                       "linalg.norm": fnp.linalg.norm})
 A = np.linspace(0.2, 0.9, 6).reshape(2, 3)
 ROW = np.linspace(0.3, 0.7, 3)
-WEIGHTS = np.random.default_rng(0).standard_normal((2, 3))
+WEIGHTS = np.random.default_rng(0).standard_normal((2, 3, 3))
+
+#: the calls of the functions that take more than arrays, Python scalars and axes
+SPECIAL_CALLS: dict[str, list[tuple[str, Any]]] = {
+    "getitem": [("x[0]", lambda f, x: f(x, 0)), ("x[:, 1]", lambda f, x: f(x, (slice(None), 1))),
+                ("x[..., None]", lambda f, x: f(x, (Ellipsis, None))),
+                ("x[::-1, 1:]", lambda f, x: f(x, (slice(None, None, -1), slice(1, None))))],
+    "dot": [("x, x.T", lambda f, x: f(x, x.T)), ("x, row", lambda f, x: f(x, ROW)),
+            ("row, x.T", lambda f, x: f(ROW, x.T))],
+    "power": [("x, 2", lambda f, x: f(x, 2)), ("x, 3", lambda f, x: f(x, 3)),
+              ("x, 0.5", lambda f, x: f(x, 0.5)), ("2.0, x", lambda f, x: f(2.0, x))],
+    "broadcast_to": [("x, (3, 2, 3)", lambda f, x: f(x, (3, 2, 3)))],
+    "expand_dims": [("x, 0", lambda f, x: f(x, 0)), ("x, (0, 2)", lambda f, x: f(x, (0, 2)))],
+    "moveaxis": [("x, 0, 1", lambda f, x: f(x, 0, 1))],
+    "swapaxes": [("x, 0, -1", lambda f, x: f(x, 0, -1))],
+    "reshape": [("x, (3, 2)", lambda f, x: f(x, (3, 2))), ("x, -1", lambda f, x: f(x, -1))],
+    "transpose": [("x", lambda f, x: f(x)), ("x, (1, 0)", lambda f, x: f(x, (1, 0)))],
+    "where": [("x > 0.5, x, 0.0", lambda f, x: f(x > 0.5, x, 0.0)),
+              ("A > 0.5, row, x", lambda f, x: f(A > 0.5, ROW, x)),
+              ("x > 0.5, 1, x", lambda f, x: f(x > 0.5, 1, x))],
+    "clip": [("x, 0.3, 0.6", lambda f, x: f(x, 0.3, 0.6)), ("x, None, 0.5", lambda f, x: f(
+        x, None, 0.5)), ("x, row, 0.8", lambda f, x: f(x, ROW, 0.8))],
+    "linalg.norm": [("x", lambda f, x: f(x)), ("x, axis=1", lambda f, x: f(x, axis=1)),
+                    ("x, 1, 0", lambda f, x: f(x, 1, 0)), ("x, 'fro'", lambda f, x: f(x, "fro"))],
+}
+SPECIAL_CALLS["matmul"] = SPECIAL_CALLS["dot"]
+#: the functions that take an axis (and keepdims) after their operand
+AXIS_FUNCTIONS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std",
+                  "softmax", "log_softmax", "logsumexp"}
 
 
 def _calls(name: str) -> list[tuple[str, Any]]:
     """(description, function of the traced x) for the argument kinds `name` takes."""
-    fn = getattr(fnp, name)
-    if name in ("dot", "matmul"):
-        return [("x, x.T", lambda x: fn(x, x.T)), ("x, row", lambda x: fn(x, ROW)),
-                ("row, x.T", lambda x: fn(ROW, x.T))]
+    fn = RECORDED_WHOLE[name]
+    if name in SPECIAL_CALLS:
+        return [(d, functools.partial(call, fn)) for d, call in SPECIAL_CALLS[name]]
     if fn.one_entry == 2:
         return [("x, x", lambda x: fn(x, x[::-1])), ("x, row", lambda x: fn(x, ROW)),
                 ("row, x", lambda x: fn(ROW, x)), ("x, 2", lambda x: fn(x, 2)),
                 ("0.5, x", lambda x: fn(0.5, x)), ("x, -0.0", lambda x: fn(x, -0.0))]
-    if name == "power":
-        return [("x, 2", lambda x: fn(x, 2)), ("x, 3", lambda x: fn(x, 3)),
-                ("x, 0.5", lambda x: fn(x, 0.5)), ("2.0, x", lambda x: fn(2.0, x))]
     calls = [("x", lambda x: fn(x))]
-    if name in ("sum", "mean", "prod", "max", "min", "amax", "amin"):
+    if name in AXIS_FUNCTIONS:
         calls += [("x, 0", lambda x: fn(x, 0)), ("x, axis=1, keepdims", lambda x: fn(
-            x, axis=1, keepdims=True))]
+            x, axis=1, keepdims=True) if name not in ("softmax", "log_softmax") else fn(
+            x, axis=1))]
+    if name in ("var", "std"):
+        calls.append(("x, ddof=1", lambda x: fn(x, ddof=1)))
     return calls
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", ONE_ENTRY)
+@pytest.mark.parametrize("name", sorted(RECORDED_WHOLE))
 def test_functions_recorded_whole_give_the_general_paths_results(name: str, dtype: Any
                                                                   ) -> None:
     """Each function, with each kind of argument: the value and gradient of its first
@@ -494,6 +525,8 @@ def test_functions_recorded_whole_give_the_general_paths_results(name: str, dtyp
             if out.dtype.kind == "b":  # a comparison: no derivative, kept in the value
                 return fnp.sum(fnp.where(out, x, 0.0))
             weights = WEIGHTS.astype(dtype).ravel()[:out.size].reshape(out.shape)
+            if out.size > WEIGHTS.size:
+                weights = dtype(0.5)
             return fnp.sum(out * weights)
 
         value_and_grad = ft.value_and_grad(loss)

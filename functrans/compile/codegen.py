@@ -155,7 +155,25 @@ def _broadcast_in_dim(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | Non
 
 
 def _reshape_to_output(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
-    return f"{em.ns}.reshape({args[0]}, {tuple(eqn.outvars[0].aval.shape)})"
+    shape = tuple(eqn.outvars[0].aval.shape)
+    if em.ns == "np" and eqn.invars[0].aval.shape:  # an array's own reshape: see above
+        return f"{args[0]}.reshape({shape})"
+    return f"{em.ns}.reshape({args[0]}, {shape})"
+
+
+def _slice(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
+    """``x[start:limit:stride, ...]``: a view, as the primitive's implementation gives."""
+    shape = eqn.invars[0].aval.shape
+    if not shape:
+        return None
+    starts, limits = eqn.params["start_indices"], eqn.params["limit_indices"]
+    strides = eqn.params["strides"] or (1,) * len(shape)
+    parts = [":" if (start, limit, stride) == (0, size, 1) else
+             f"{start}:{limit}" + (f":{stride}" if stride != 1 else "")
+             for start, limit, stride, size in zip(starts, limits, strides, shape)]
+    while parts and parts[-1] == ":":
+        parts.pop()
+    return f"{args[0]}[{', '.join(parts)}]" if parts else args[0]
 
 
 def _transpose(args: list[str], eqn: JaxprEqn, em: _Emitter) -> str | None:
@@ -286,6 +304,7 @@ CODEGEN_RULES.update({
     st.squeeze_p: _reshape_to_output,
     st.expand_dims_p: _reshape_to_output,
     st.transpose_p: _transpose,
+    st.slice_p: _slice,
     red.reduce_sum_p: _reduce_sum,
     red.reduce_max_p: _reduce_chooser("maximum"),
     red.reduce_min_p: _reduce_chooser("minimum"),

@@ -45,6 +45,7 @@ from functrans.numpy._util import (
     size_of,
     static_int,
 )
+from functrans.transforms.tape import one_entry
 
 _int64 = np.dtype(np.int64)
 
@@ -254,6 +255,7 @@ def _normalise_indices(idx: Any, axis: int, size: int) -> Array:
 
 # ------------------------------------------------------------------ x[idx]
 
+@one_entry(1)
 def getitem(x: Any, index: Any) -> Array:
     """``x[index]`` with NumPy semantics (see the module docstring)."""
     x = as_array(asarray_arg(x, "indexing", "x"))

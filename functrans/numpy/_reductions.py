@@ -212,6 +212,7 @@ def _as_operand_like(value: Any, like: Array) -> Array:
     return value
 
 
+@one_entry(1)
 def var(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int = 0,
         keepdims: bool = False, *, where: Any = None, correction: Any = None) -> Array:
     """Variance over `axis`: ``mean(|a - mean(a)|**2)`` with ``ddof`` (or
@@ -263,6 +264,7 @@ def _conj(x: Array) -> Array:
     return lax.conj(x) if dtype_of(x).kind == "c" else x
 
 
+@one_entry(1)
 def std(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int = 0,
         keepdims: bool = False, *, where: Any = None, correction: Any = None) -> Array:
     """Standard deviation over `axis` (the square root of var)."""

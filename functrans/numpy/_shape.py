@@ -36,6 +36,7 @@ from functrans.numpy._util import (
     static_shape,
 )
 from functrans.numpy._util import operand as _operand
+from functrans.transforms.tape import one_entry
 
 
 def _shape(x: Array) -> tuple[int, ...]:
@@ -64,6 +65,7 @@ def _resolve_shape(shape: Sequence[int], size: int, old_shape: tuple[int, ...],
     return tuple(shape)
 
 
+@one_entry(1)
 def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None) -> Array:
     """`a` with a new shape (one entry may be -1); row-major ('C') or
     column-major ('F') element order."""
@@ -87,11 +89,13 @@ def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None
     raise ValueError(f"functrans.numpy.reshape: order must be 'C' or 'F', got {order!r}")
 
 
+@one_entry(1)
 def ravel(a: Any, order: str = "C") -> Array:
     """`a` flattened to 1-D."""
     return reshape(a, (-1,), order)
 
 
+@one_entry(1)
 def transpose(a: Any, axes: Any = None) -> Array:
     """`a` with its axes permuted (reversed when `axes` is None)."""
     a = _operand(a, "transpose")
@@ -121,6 +125,7 @@ def matrix_transpose(x: Any) -> Array:
     return lax.transpose(x, tuple(range(ndim - 2)) + (ndim - 1, ndim - 2))
 
 
+@one_entry(1)
 def swapaxes(a: Any, axis1: int, axis2: int) -> Array:
     """`a` with two axes interchanged."""
     a = _operand(a, "swapaxes")
@@ -132,6 +137,7 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> Array:
     return lax.transpose(a, tuple(perm))
 
 
+@one_entry(1)
 def moveaxis(a: Any, source: Any, destination: Any) -> Array:
     """`a` with axes `source` moved to positions `destination` (ints or sequences)."""
     a = _operand(a, "moveaxis")
@@ -149,6 +155,7 @@ def moveaxis(a: Any, source: Any, destination: Any) -> Array:
     return lax.transpose(a, tuple(order))
 
 
+@one_entry(1)
 def squeeze(a: Any, axis: Any = None) -> Array:
     """`a` without the size-1 axes `axis` (all of them for None)."""
     a = _operand(a, "squeeze")
@@ -165,6 +172,7 @@ def squeeze(a: Any, axis: Any = None) -> Array:
     return lax.reshape(a, tuple(d for i, d in enumerate(shape) if i not in axes))
 
 
+@one_entry(1)
 def expand_dims(a: Any, axis: Any) -> Array:
     """`a` with new size-1 axes inserted at positions `axis` of the result."""
     a = _operand(a, "expand_dims")
@@ -175,6 +183,7 @@ def expand_dims(a: Any, axis: Any) -> Array:
     return lax.reshape(a, tuple(1 if i in axes else next(rest) for i in range(out_ndim)))
 
 
+@one_entry(1)
 def broadcast_to(array: Any, shape: Any) -> Array:
     """`array` broadcast to `shape` (NumPy's trailing-axis alignment)."""
     array = _operand(array, "broadcast_to", "array")

@@ -37,6 +37,7 @@ from functrans.numpy._util import (
     shape_of,
     to_inexact_dtype,
 )
+from functrans.transforms.tape import one_entry
 
 
 def _inexact(x: Any, fname: str) -> Array:
@@ -51,6 +52,7 @@ def _finite_shift(x: Array, axis: Any, where: Any = None) -> Array:
     return lax.stop_gradient(_ufuncs.where(_ufuncs.isfinite(shift), shift, 0))
 
 
+@one_entry(1)
 @quiet
 def softmax(x: Any, axis: Any = -1, where: Any = None) -> Array:
     """``exp(x) / sum(exp(x), axis)``, shifted by the maximum for stability.
@@ -101,6 +103,7 @@ def _log_softmax_jvp(axes: tuple[int, ...], primals: tuple, tangents: tuple
     return y, _ufuncs.subtract(x_dot, weighted)
 
 
+@one_entry(1)
 @quiet
 def log_softmax(x: Any, axis: Any = -1, where: Any = None) -> Array:
     """``x - logsumexp(x, axis)``, shifted by the maximum for stability. Without
@@ -115,6 +118,7 @@ def log_softmax(x: Any, axis: Any = -1, where: Any = None) -> Array:
     return out if where is None else _ufuncs.where(where, out, -np.inf)
 
 
+@one_entry(1)
 @quiet
 def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
               return_sign: bool = False, where: Any = None) -> Any:

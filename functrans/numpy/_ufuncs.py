@@ -425,6 +425,7 @@ def _round_float(x: Array, decimals: int) -> Array:
     return lax.mul(_round_half_even(lax.div(x, factor)), factor)
 
 
+@one_entry(3)
 def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None,  # noqa: A002
          max: Any = None) -> Array:  # noqa: A002
     """Limit `a` to ``[a_min, a_max]`` (either bound may be None)."""
@@ -631,6 +632,7 @@ def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
 
 # ------------------------------------------------------------------ selection
 
+@one_entry(3)
 def where(condition: Any, x: Any = None, y: Any = None, /, *, size: int | None = None,
           fill_value: Any = None) -> Any:
     """``x`` where `condition` holds, else ``y``, broadcasting all three.

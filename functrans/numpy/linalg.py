@@ -48,6 +48,7 @@ from functrans.numpy._util import (
     static_int,
     to_inexact_dtype,
 )
+from functrans.transforms.tape import one_entry
 
 __all__ = ["cholesky", "solve", "inv", "det", "slogdet", "eigh", "eigvalsh", "eig", "eigvals",
            "svd", "svdvals", "qr", "lstsq", "pinv", "matrix_power", "matrix_rank", "cond",
@@ -776,6 +777,7 @@ def _matrix_norm(x: Array, ord: Any, row: int, col: int) -> Array:  # noqa: A002
                      f"supported: {_MATRIX_ORDS}")
 
 
+@one_entry(1)
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Array:  # noqa: A002
     """Vector or matrix norm, as ``numpy.linalg.norm``.
 

@@ -290,7 +290,8 @@ def _operand_key(x: Any, traced: bool) -> Any:
 
 
 #: the static argument types a function recorded as one entry is keyed by
-_STATIC_TYPES = frozenset({int, bool, complex, str, type(None), np.dtype})
+_STATIC_TYPES = frozenset({int, bool, complex, str, type(None), type(Ellipsis), np.dtype,
+                           np.int64, np.int32})
 
 
 def _scalar_key(t: type, x: int | float) -> tuple:
@@ -299,7 +300,8 @@ def _scalar_key(t: type, x: int | float) -> tuple:
 
 
 def _static_key(x: Any) -> Any:
-    """A static argument (a Python scalar, an axis, a flag, a dtype), as a key part:
+    """A static argument (a Python scalar, an axis, a flag, a dtype, an index of
+    ints, slices, None and Ellipsis), as a key part:
     its type with its value (1, 1.0 and True are equal, and a key must not confuse
     them; nor 0.0 and -0.0); for a tuple, its items'; _UNHASHABLE for anything else."""
     t = type(x)
@@ -309,6 +311,8 @@ def _static_key(x: Any) -> Any:
         return (t, x) if t is not complex else (t, x, repr(x))
     if t is tuple:
         return tuple(map(_static_key, x))
+    if t is slice:  # (not hashable before Python 3.12)
+        return (t, _static_key(x.start), _static_key(x.stop), _static_key(x.step))
     return _UNHASHABLE
 
 
