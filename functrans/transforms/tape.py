@@ -311,9 +311,13 @@ def _static_key(x: Any) -> Any:
         return (t, x) if t is not complex else (t, x, repr(x))
     if t is tuple:
         return tuple(map(_static_key, x))
-    if t is slice:  # (not hashable before Python 3.12)
-        return (t, _static_key(x.start), _static_key(x.stop), _static_key(x.step))
+    if t is slice:  # (not hashable before Python 3.12); bounds are ints or None
+        bounds = (x.start, x.stop, x.step)
+        return (t, *bounds) if _SLICE_BOUNDS.issuperset(map(type, bounds)) else _UNHASHABLE
     return _UNHASHABLE
+
+
+_SLICE_BOUNDS = frozenset({int, type(None)})
 
 
 #: a key part that cannot be hashed: the signature then fails to hash, and the
