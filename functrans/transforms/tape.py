@@ -99,8 +99,13 @@ class TapeTrace(Trace):
 
     def __init__(self, parent: Trace):
         self.parent = parent
-        #: (rule, residuals, indices of the traced operands, indices of the traced outputs)
-        self.entries: list[tuple[Any, tuple, list[int], list[int]]] = []
+        #: per entry: its rule, and (residuals, indices of the traced operands, indices
+        #: of the traced outputs). Kept apart so that an entry holds only arrays and
+        #: ints: the garbage collector then stops tracking it, and a long tape adds no
+        #: objects for its full collections to walk (each of which walks every object
+        #: of the process)
+        self.rules: list[Any] = []
+        self.entries: list[tuple[tuple, tuple[int, ...], tuple[int, ...]]] = []
         self.num_values = 0
         #: each entry's rule and traced operands, flat: with the outputs, what the
         #: backward pass does, so a tape recorded again finds its fused backward
@@ -122,22 +127,22 @@ class TapeTrace(Trace):
                     sig = (primitive, pkey, x.key)
                     rule = _rules.get(sig) or _call_rules.get(sig)
                     if type(rule) is _DerivedRule:
-                        return rule.record(self, (x.primal,), [x.index])
+                        return rule.record(self, (x.primal,), (x.index,))
             elif len(args) == 2:
                 x, y = args
                 if type(x) is TapeTracer and x._trace is self:
                     if type(y) is TapeTracer and y._trace is self:
                         rule = _rules.get((primitive, pkey, x.key, y.key))
                         if type(rule) is _DerivedRule:
-                            return rule.record(self, (x.primal, y.primal), [x.index, y.index])
+                            return rule.record(self, (x.primal, y.primal), (x.index, y.index))
                     elif type(y) in _CONSTANT_TYPES:
                         rule = _rules.get((primitive, pkey, x.key, _operand_key(y, False)))
                         if type(rule) is _DerivedRule:
-                            return rule.record(self, (x.primal, y), [x.index])
+                            return rule.record(self, (x.primal, y), (x.index,))
                 elif type(x) in _CONSTANT_TYPES and type(y) is TapeTracer and y._trace is self:
                     rule = _rules.get((primitive, pkey, _operand_key(x, False), y.key))
                     if type(rule) is _DerivedRule:
-                        return rule.record(self, (x, y.primal), [y.index])
+                        return rule.record(self, (x, y.primal), (y.index,))
         except TypeError:  # unhashable parameters: the general path says so
             pass
         operands, traced_in = [], []
@@ -154,6 +159,7 @@ class TapeTrace(Trace):
                 key.append(_operand_key(x, False))
         if not traced_in:
             return self.parent.process_primitive(primitive, tuple(operands), params)
+        traced_in = tuple(traced_in)
         try:
             signature = tuple(key)
             rule = _cache_of(primitive, params).get(signature, _UNSEEN)
@@ -198,6 +204,7 @@ class TapeTrace(Trace):
             positions.append(k)
         if not traced_in:
             return NOT_RECORDED
+        traced_in = tuple(traced_in)
         if kwargs:
             key += [(name, _static_key(value)) for name, value in kwargs.items()]
         try:
@@ -225,7 +232,7 @@ class TapeTrace(Trace):
                 if type(x) is TapeTracer and x._trace is self:
                     rule = _rules.get((fn, x.key))
                     if type(rule) is _DerivedRule:
-                        return rule.record(self, (x.primal,), [x.index])
+                        return rule.record(self, (x.primal,), (x.index,))
                 return self.apply_function(fn, args, {}, n_operands)
             x, y = args
             tx, ty = type(x), type(y)
@@ -233,29 +240,30 @@ class TapeTrace(Trace):
                 if ty is TapeTracer and y._trace is self:
                     rule = _rules.get((fn, x.key, y.key))
                     if type(rule) is _DerivedRule:
-                        return rule.record(self, (x.primal, y.primal), [x.index, y.index])
+                        return rule.record(self, (x.primal, y.primal), (x.index, y.index))
                 elif ty is np.ndarray and n_operands == 2:
                     rule = _rules.get((fn, x.key, (y.shape, y.dtype, False)))
                     if type(rule) is _DerivedRule:
-                        return rule.record(self, (x.primal, y), [x.index])
+                        return rule.record(self, (x.primal, y), (x.index,))
                 elif ty is int or ty is float:
                     rule = _rules.get((fn, x.key, _scalar_key(ty, y)))
                     if type(rule) is _DerivedRule:
-                        return rule.record(self, (x.primal,), [x.index])
+                        return rule.record(self, (x.primal,), (x.index,))
             elif ty is TapeTracer and y._trace is self:
                 if tx is np.ndarray:
                     rule = _rules.get((fn, (x.shape, x.dtype, False), y.key))
                     if type(rule) is _DerivedRule:
-                        return rule.record(self, (x, y.primal), [y.index])
+                        return rule.record(self, (x, y.primal), (y.index,))
                 elif tx is int or tx is float:
                     rule = _rules.get((fn, _scalar_key(tx, x), y.key))
                     if type(rule) is _DerivedRule:
-                        return rule.record(self, (y.primal,), [y.index])
+                        return rule.record(self, (y.primal,), (y.index,))
         except TypeError:  # an operand of another kind (an ndarray subclass)
             return NOT_RECORDED
         return self.apply_function(fn, args, {}, n_operands)
 
-    def record_entry(self, rule: Any, outs: list[Any], residuals: tuple, traced_in: list[int]
+    def record_entry(self, rule: Any, outs: list[Any], residuals: tuple,
+                     traced_in: tuple[int, ...]
                      ) -> Any:
         """Trace the outputs that have tangents; append the entry if there are any."""
         traced_out = []
@@ -265,7 +273,8 @@ class TapeTrace(Trace):
             outs[k] = TapeTracer(self, outs[k], index, value_key, aval)
             traced_out.append(index)
         if traced_out:
-            self.entries.append((rule, residuals, traced_in, traced_out))
+            self.rules.append(rule)
+            self.entries.append((residuals, traced_in, tuple(traced_out)))
             structure = self.structure
             if structure is not None:
                 structure.append(rule)
@@ -494,7 +503,8 @@ class _DerivedRule:
         computed = self._forward.fn(*operands)
         return computed[:self.num_outs], tuple(computed[self.num_outs:])
 
-    def record(self, trace: TapeTrace, operands: Sequence[Any], traced_in: list[int]) -> Any:
+    def record(self, trace: TapeTrace, operands: Sequence[Any], traced_in: tuple[int, ...]
+               ) -> Any:
         """Apply the forward function and append the tape entry; the output(s), traced."""
         if not self.one_output:
             outs, residuals = self.forward(list(operands))
@@ -502,7 +512,8 @@ class _DerivedRule:
         computed = self._forward.fn(*operands)
         index = trace.num_values
         trace.num_values = index + 1
-        trace.entries.append((self, tuple(computed[1:]), traced_in, [index]))
+        trace.rules.append(self)
+        trace.entries.append((tuple(computed[1:]), traced_in, (index,)))
         structure = trace.structure
         if structure is not None:
             structure.append(self)
@@ -707,7 +718,7 @@ class Tape:
     def residuals(self) -> list[Any]:
         """The values the tape keeps from the forward pass (each once)."""
         kept: dict[int, Any] = {}
-        for rule, residuals, _, _ in self.trace.entries:
+        for rule, (residuals, _, _) in zip(self.trace.rules, self.trace.entries):
             if type(rule) is _ConcreteRule:
                 residuals = residuals[0].residuals
             for r in residuals:
@@ -726,17 +737,17 @@ class Tape:
             if index >= 0 and type(ct) is not Zero:
                 previous = cts.get(index)
                 cts[index] = ct if previous is None else previous + ct
-        entries = self.trace.entries
+        rules, entries = self.trace.rules, self.trace.entries
         if entries:
             traced = core_trace.get_current_trace() is not core_trace.eval_trace
             for ct in cts_out:
                 traced = traced or isinstance(ct, Tracer)
             plan = None if traced else self._plan(cts)
             if consume:
-                self.trace.entries = []
+                self.trace.rules, self.trace.entries = [], []
             if plan is not None:
                 return plan.run(entries, cts, self.in_avals)
-            core_trace.quietly(_walk_backwards, (entries, cts, consume, traced))
+            core_trace.quietly(_walk_backwards, (rules, entries, cts, consume, traced))
         return [cts[i] if nz and i in cts else Zero(a.to_tangent_aval())
                 for i, (a, nz) in enumerate(zip(self.in_avals, self.in_nonzero))]
 
@@ -758,7 +769,8 @@ class Tape:
             _plans[key] = _SEEN_ONCE
             return None
         if plan is _SEEN_ONCE:
-            plan = _plans[key] = _Plan.make(self.trace.entries, list(cts), len(self.in_avals))
+            plan = _plans[key] = _Plan.make(self.trace.rules, self.trace.entries, list(cts),
+                                            len(self.in_avals))
         return plan
 
 
@@ -787,17 +799,18 @@ class _Plan:
         self.inputs = inputs  # the input indices whose cotangents fn returns, in order
 
     @staticmethod
-    def make(entries: list[Any], out_indices: list[int], num_inputs: int) -> _Plan | None:
+    def make(rules: list[Any], entries: list[Any], out_indices: list[int], num_inputs: int
+             ) -> _Plan | None:
         """None where the tape is too big to fuse or an output is an input."""
         if (len(entries) > _PLAN_MAX_ENTRIES or not out_indices
                 or min(out_indices) < num_inputs):
             return None
-        residual_avals = [a for rule, _, _, _ in entries for a in rule.residual_avals]
+        residual_avals = [a for rule in rules for a in rule.residual_avals]
         size = sum(a.size * a.dtype.itemsize for a in residual_avals)
         if size > _PLAN_MAX_RESIDUAL_BYTES:
             return None
         out_avals = {}
-        for rule, _, _, traced_out in entries:
+        for rule, (_, _, traced_out) in zip(rules, entries):
             for index, (_, aval, _) in zip(traced_out, rule.traced_outputs):
                 out_avals[index] = aval
         n_res = len(residual_avals)
@@ -805,11 +818,11 @@ class _Plan:
 
         def backward(*args: Any) -> list[Any]:
             residuals = iter(args[:n_res])
-            traced_entries = [(rule, tuple(next(residuals) for _ in rule.residual_avals),
+            traced_entries = [(tuple(next(residuals) for _ in rule.residual_avals),
                                traced_in, traced_out)
-                              for rule, _, traced_in, traced_out in entries]
+                              for rule, (_, traced_in, traced_out) in zip(rules, entries)]
             cts = dict(zip(out_indices, args[n_res:]))
-            _walk_backwards(traced_entries, cts, False, True)
+            _walk_backwards(rules, traced_entries, cts, False, True)
             inputs.extend(i for i in range(num_inputs) if i in cts)
             return [cts[i] for i in inputs]
 
@@ -821,7 +834,7 @@ class _Plan:
 
     def run(self, entries: list[Any], cts: dict[int, Any], in_avals: list[ShapedArray]
             ) -> list[Any]:
-        args = [r for entry in entries for r in entry[1]]
+        args = [r for entry in entries for r in entry[0]]
         args += cts.values()
         computed = core_trace.quietly(self.fn, args)
         if len(computed) == len(in_avals):  # a cotangent for every input, in order
@@ -831,11 +844,16 @@ class _Plan:
                 for i, a in enumerate(in_avals)]
 
 
-def _walk_backwards(entries: list[Any], cts: dict[int, Any], consume: bool,
+def _walk_backwards(rules: list[Any], entries: list[Any], cts: dict[int, Any], consume: bool,
                     traced: bool) -> None:
     pop = cts.pop
     for k in range(len(entries) - 1, -1, -1):
-        rule, residuals, traced_in, traced_out = entries.pop() if consume else entries[k]
+        if consume:
+            rule = rules.pop()
+            residuals, traced_in, traced_out = entries.pop()
+        else:
+            rule = rules[k]
+            residuals, traced_in, traced_out = entries[k]
         if len(traced_out) == 1 and not traced:
             ct = pop(traced_out[0], None)
             if ct is None:
@@ -895,8 +913,7 @@ def record(f: Callable[..., Sequence[Any]], primals: Sequence[Any],
         nonzero = dtypes.is_float(a.dtype)
         in_nonzero.append(nonzero)
         in_tracers.append(TapeTracer(trace, p, i, _operand_key(p, True), a) if nonzero else p)
-    # no gc_paused: a tape is a flat list, which full collections walk in linear total
-    # time (measured up to 20,000 entries)
+    # no gc_paused: a tape's entries are untracked by the collector (see TapeTrace)
     outs = core_trace.run_in(trace, f, in_tracers)
     out_primals, out_indices = [], []
     for o in outs:
