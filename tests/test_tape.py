@@ -465,7 +465,18 @@ WEIGHTS = np.random.default_rng(0).standard_normal((2, 3, 3))
 SPECIAL_CALLS: dict[str, list[tuple[str, Any]]] = {
     "getitem": [("x[0]", lambda f, x: f(x, 0)), ("x[:, 1]", lambda f, x: f(x, (slice(None), 1))),
                 ("x[..., None]", lambda f, x: f(x, (Ellipsis, None))),
-                ("x[::-1, 1:]", lambda f, x: f(x, (slice(None, None, -1), slice(1, None))))],
+                ("x[::-1, 1:]", lambda f, x: f(x, (slice(None, None, -1), slice(1, None)))),
+                ("x[[1, -1, 0]]", lambda f, x: f(x, np.array([1, -1, 0]))),
+                ("x[:, [2, 0]]", lambda f, x: f(x, (slice(None), np.array([2, 0])))),
+                ("x[arange, [2, 0]]", lambda f, x: f(x, (np.arange(2), np.array([2, 0])))),
+                ("x[mask]", lambda f, x: f(x, A > 0.5))],
+    "concatenate": [("[x, row[None]]", lambda f, x: f([x, ROW[None]])),
+                    ("(x, x), 1", lambda f, x: f((x, x), 1))],
+    "stack": [("[x, x[::-1]]", lambda f, x: f([x, x[::-1]])), ("(x, A), -1", lambda f, x: f(
+        (x, A.astype(x.dtype)), -1))],
+    "hstack": [("[x, x]", lambda f, x: f([x, x]))],
+    "vstack": [("[x, row]", lambda f, x: f([x, ROW.astype(x.dtype)]))],
+    "column_stack": [("[x, x]", lambda f, x: f([x, x]))],
     "dot": [("x, x.T", lambda f, x: f(x, x.T)), ("x, row", lambda f, x: f(x, ROW)),
             ("row, x.T", lambda f, x: f(ROW, x.T))],
     "power": [("x, 2", lambda f, x: f(x, 2)), ("x, 3", lambda f, x: f(x, 3)),
@@ -584,3 +595,13 @@ def test_a_long_tape_gives_the_garbage_collector_nothing_to_walk() -> None:
     entries = f_vjp.linear.trace.entries
     assert len(entries) == 401
     assert not any(gc.is_tracked(entry) for entry in entries)
+
+
+def test_index_arrays_out_of_range_raise_on_every_call() -> None:
+    """Index arrays are operands of indexing's entry: its gather rejects an
+    out-of-range index when it runs, as the first (general) call does."""
+    for _ in range(4):
+        with pytest.raises(IndexError, match="out of bounds"):
+            ft.grad(lambda x: fnp.sum(x[np.array([0, 9])]))(X)
+        np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(x[np.array([0, -1, -1])]))(X),
+                                   [1, 0, 0, 0, 0, 0, 2])

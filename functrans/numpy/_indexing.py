@@ -255,7 +255,9 @@ def _normalise_indices(idx: Any, axis: int, size: int) -> Array:
 
 # ------------------------------------------------------------------ x[idx]
 
-@one_entry(1)
+# (on the tape, index arrays are operands: gather counts negative indices from the end
+# and rejects out-of-range ones when evaluated, as for concrete ones here)
+@one_entry(2)
 def getitem(x: Any, index: Any) -> Array:
     """``x[index]`` with NumPy semantics (see the module docstring)."""
     x = as_array(asarray_arg(x, "indexing", "x"))

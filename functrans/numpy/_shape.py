@@ -243,6 +243,7 @@ def atleast_3d(*arys: Any) -> Any:
 
 # ------------------------------------------------------------------ joining
 
+@one_entry(1)
 def concatenate(arrays: Sequence[Any], axis: Any = 0, dtype: Any = None) -> Array:
     """The arrays joined along an existing `axis` (flattened first for None)."""
     if dtype is None and type(axis) is int and type(arrays) in (list, tuple) \
@@ -299,6 +300,7 @@ def concat(arrays: Sequence[Any], /, *, axis: Any = 0) -> Array:
     return concatenate(arrays, axis)
 
 
+@one_entry(1)
 def stack(arrays: Sequence[Any], axis: int = 0, dtype: Any = None) -> Array:
     """The arrays (all of one shape) joined along a new `axis`."""
     if isinstance(arrays, np.ndarray) or is_traced(arrays):
@@ -319,6 +321,7 @@ def stack(arrays: Sequence[Any], axis: int = 0, dtype: Any = None) -> Array:
                         for a in arrays], ax, dtype)
 
 
+@one_entry(1)
 def hstack(tup: Sequence[Any], dtype: Any = None) -> Array:
     """Join horizontally: along axis 1 (axis 0 for 1-D inputs)."""
     arrays = [atleast_1d(a) for a in tup]
@@ -326,6 +329,7 @@ def hstack(tup: Sequence[Any], dtype: Any = None) -> Array:
     return concatenate(arrays, axis, dtype)
 
 
+@one_entry(1)
 def vstack(tup: Sequence[Any], dtype: Any = None) -> Array:
     """Join vertically: along axis 0 of the inputs made at least 2-D."""
     return concatenate([atleast_2d(a) for a in tup], 0, dtype)
@@ -339,6 +343,7 @@ def dstack(tup: Sequence[Any], dtype: Any = None) -> Array:
     return concatenate([atleast_3d(a) for a in tup], 2, dtype)
 
 
+@one_entry(1)
 def column_stack(tup: Sequence[Any]) -> Array:
     """Join 1-D arrays as columns of a 2-D array (2-D arrays as they are)."""
     arrays = []

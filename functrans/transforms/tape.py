@@ -182,9 +182,10 @@ class TapeTrace(Trace):
         (see :func:`one_entry`), or NOT_RECORDED: `fn` then runs primitive by primitive.
 
         The tracers of this trace, and NumPy arrays among the first `n_operands`
-        arguments, are operands, keyed by shape and dtype as a primitive's are.
-        Everything else is static, keyed by value (`_static_key`): Python scalars,
-        axes, flags, so `fn` sees them exactly as it would called directly."""
+        arguments or among the items of a tuple or list there, are operands, keyed by
+        shape and dtype as a primitive's are. Everything else is static, keyed by
+        value (`_static_key`): Python scalars, axes, flags, so `fn` sees them exactly
+        as it would called directly."""
         key: list[Any] = [fn]
         operands, traced, traced_in, positions = [], [], [], []
         for k, x in enumerate(args):
@@ -198,6 +199,24 @@ class TapeTrace(Trace):
                 key.append((x.shape, x.dtype, False))
                 operands.append(x)
                 traced.append(False)
+            elif k < n_operands and (t is tuple or t is list):  # operands among its items
+                part: list[Any] = [t]
+                for j, item in enumerate(x):
+                    if type(item) is TapeTracer and item._trace is self:
+                        part.append(item.key)
+                        operands.append(item.primal)
+                        traced.append(True)
+                        traced_in.append(item.index)
+                    elif type(item) is np.ndarray or isinstance(item, np.generic):
+                        part.append((item.shape, item.dtype, False))
+                        operands.append(item)
+                        traced.append(False)
+                    else:
+                        part.append(_static_key(item))
+                        continue
+                    positions.append((k, j))
+                key.append(tuple(part))
+                continue
             else:
                 key.append(_static_key(x))
                 continue
@@ -402,13 +421,24 @@ def _bind_function(primitive: Any, params: dict) -> Callable[..., list[Any]]:
 
 
 def _function_of_operands(fn: Callable[..., Any], args: tuple, kwargs: dict,
-                          positions: list[int]) -> Callable[..., list[Any]]:
-    """``fn(*args, **kwargs)`` as a function of the arguments at `positions`,
-    returning its one output (a list of it, as derived rules take it)."""
+                          positions: list[Any]) -> Callable[..., list[Any]]:
+    """``fn(*args, **kwargs)`` as a function of the arguments at `positions` (an
+    argument's position, or (position, item) for an item of a tuple or list
+    argument), returning its one output (a list of it, as derived rules take it)."""
     def apply(*operands: Any) -> list[Any]:
         full = list(args)
-        for k, x in zip(positions, operands):
-            full[k] = x
+        containers: dict[int, list[Any]] = {}
+        for position, x in zip(positions, operands):
+            if type(position) is int:
+                full[position] = x
+            else:
+                k, j = position
+                items = containers.get(k)
+                if items is None:
+                    items = containers[k] = list(args[k])
+                items[j] = x
+        for k, items in containers.items():
+            full[k] = type(args[k])(items)
         out = fn(*full, **kwargs)
         if not isinstance(out, Tracer):
             raise TypeError(f"{fn}: a function the tape records whole returns one array")
