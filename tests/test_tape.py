@@ -15,6 +15,8 @@ import pytest
 
 import functrans as ft
 import functrans.numpy as fnp
+import functrans.scipy.special as fss
+import functrans.scipy.stats as fst
 from functrans import lax
 from functrans.core.trace import Tracer
 from functrans.higher_order.custom_derivatives import traceable_rule
@@ -455,8 +457,25 @@ def test_log_softmax_has_its_rule_and_takes_the_tape() -> None:
 #: and indexing, functrans.nn.relu and linalg.norm
 RECORDED_WHOLE = {name: getattr(fnp, name) for name in dir(fnp)
                   if type(getattr(getattr(fnp, name), "one_entry", None)) is int}
-RECORDED_WHOLE.update({"getitem": _indexing.getitem, "relu": ft.nn.relu,
-                       "linalg.norm": fnp.linalg.norm})
+RECORDED_WHOLE.update({"getitem": _indexing.getitem, "linalg.norm": fnp.linalg.norm})
+RECORDED_WHOLE.update({f"nn.{name}": getattr(ft.nn, name) for name in ft.nn.__all__
+                       if type(getattr(getattr(ft.nn, name), "one_entry", None)) is int})
+RECORDED_WHOLE.update({f"special.{name}": getattr(fss, name) for name in fss.__all__
+                       if type(getattr(getattr(fss, name), "one_entry", None)) is int})
+#: some functions of some distributions, with their parameters by position and by keyword
+STATS_CALLS: dict[str, list[tuple[str, Any]]] = {
+    "stats.norm.logpdf": [("x, 0.5, 2.0", lambda x: fst.norm.logpdf(x, 0.5, 2.0)),
+                          ("x, loc=row, scale=x", lambda x: fst.norm.logpdf(x, loc=ROW,
+                                                                              scale=x))],
+    "stats.gamma.logpdf": [("x + 0.5, 2.0", lambda x: fst.gamma.logpdf(x + 0.5, 2.0)),
+                           ("2.0, a=x + 1", lambda x: fst.gamma.logpdf(2.0, a=x + 1))],
+    "stats.poisson.logpmf": [("3.0, x", lambda x: fst.poisson.logpmf(3.0, x))],
+    "stats.t.logpdf": [("x, 3.0", lambda x: fst.t.logpdf(x, 3.0))],
+    "stats.beta.logpdf": [("x, 2.0, x + 1", lambda x: fst.beta.logpdf(x, 2.0, x + 1))],
+    "stats.multivariate_normal.logpdf": [
+        ("x, row, eye", lambda x: fst.multivariate_normal.logpdf(x, ROW, np.eye(3)))],
+}
+RECORDED_WHOLE.update(dict.fromkeys(STATS_CALLS))
 A = np.linspace(0.2, 0.9, 6).reshape(2, 3)
 ROW = np.linspace(0.3, 0.7, 3)
 WEIGHTS = np.random.default_rng(0).standard_normal((2, 3, 3))
@@ -501,9 +520,44 @@ AXIS_FUNCTIONS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "s
                   "softmax", "log_softmax", "logsumexp"}
 
 
+#: the special functions of two or three arguments, and where they are defined
+SPECIAL_ARITY = {"polygamma": 2, "multigammaln": 2, "betaln": 2, "beta": 2, "gammainc": 2,
+                 "gammaincc": 2, "xlogy": 2, "xlog1py": 2, "rel_entr": 2,
+                 "kl_div": 2, "ive": 2, "iv": 2, "zeta": 2}
+
+
+def _special_calls(name: str, fn: Any) -> list[tuple[str, Any]]:
+    if name == "polygamma":
+        return [("1, x", lambda x: fn(1, x))]
+    if name == "multigammaln":
+        return [("x + 1, 2", lambda x: fn(x + 1, 2))]
+    if name == "zeta":  # (no derivative in x, as JAX)
+        return [("2.5, x", lambda x: fn(2.5, x))]
+    if name in ("iv", "ive"):  # (no derivative in the order)
+        return [("2.0, x", lambda x: fn(2.0, x)), ("row, x", lambda x: fn(ROW, x))]
+    if name == "betainc":  # (no derivative in a or b, as JAX)
+        return [("2.0, 3.0, x", lambda x: fn(2.0, 3.0, x)), ("row, 3.0, x", lambda x: fn(
+            ROW, 3.0, x))]
+    arity = SPECIAL_ARITY.get(name, 1)
+    if arity == 2:
+        return [("x, x", lambda x: fn(x, x)), ("x, 2.0", lambda x: fn(x, 2.0)),
+                ("row, x", lambda x: fn(ROW, x))]
+    return [("x", lambda x: fn(x))]
+
+
 def _calls(name: str) -> list[tuple[str, Any]]:
     """(description, function of the traced x) for the argument kinds `name` takes."""
+    if name in STATS_CALLS:
+        return STATS_CALLS[name]
     fn = RECORDED_WHOLE[name]
+    if name.startswith("special."):
+        return _special_calls(name[len("special."):], fn)
+    if name == "nn.standardize":
+        return [("x", lambda x: fn(x)), ("x, 0", lambda x: fn(x, 0))]
+    if name in ("nn.elu", "nn.celu", "nn.leaky_relu"):
+        return [("x - 0.5", lambda x: fn(x - 0.5)), ("x - 0.5, 0.3", lambda x: fn(x - 0.5, 0.3))]
+    if name == "nn.gelu":
+        return [("x", lambda x: fn(x)), ("x, False", lambda x: fn(x, False))]
     if name in SPECIAL_CALLS:
         return [(d, functools.partial(call, fn)) for d, call in SPECIAL_CALLS[name]]
     if fn.one_entry == 2:

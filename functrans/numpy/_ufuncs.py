@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from functrans.core.avals import get_aval
-from functrans.higher_order.custom_derivatives import custom_jvp, traceable_rule
+from functrans.higher_order.custom_derivatives import SymbolicZero, custom_jvp, traceable_rule
 from functrans.numpy import _indexing
 from functrans.numpy._lax import lax
 from functrans.numpy._util import (
@@ -684,6 +684,7 @@ def select(condlist: Any, choicelist: Any, default: Any = 0) -> Array:
 
 # ------------------------------------------------------------------ logaddexp
 
+@one_entry(2)
 @quiet
 def logaddexp(x: Any, y: Any) -> Array:
     """Elementwise ``log(exp(x) + exp(y))`` without overflow, accurate where one
@@ -709,17 +710,24 @@ def _logaddexp(x: Array, y: Array) -> Array:
     return _logaddexp_value(x, y)
 
 
-@_logaddexp.defjvp
 def _logaddexp_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
     x, y = primals
-    x_dot, y_dot = tangents
     delta = lax.sub(x, y)
     equal_infinities = lax.and_(_isnan(delta), lax.eq(x, y))
     delta = lax.select(equal_infinities, _zeros_like(delta), delta)
-    weight_x, weight_y = lax.logistic(delta), lax.logistic(lax.neg(delta))
-    return _logaddexp(x, y), lax.add(lax.mul(x_dot, weight_x), lax.mul(y_dot, weight_y))
+    # a constant operand (softplus's 0) has a symbolic zero tangent: no weight for it
+    terms = [lax.mul(dot, lax.logistic(d)) for dot, d in zip(tangents, (delta, lax.neg(delta)))
+             if type(dot) is not SymbolicZero]
+    out = _logaddexp(x, y)
+    if not terms:
+        return out, SymbolicZero(get_aval(out))
+    return out, terms[0] if len(terms) == 1 else lax.add(*terms)
 
 
+_logaddexp.defjvp(_logaddexp_jvp, symbolic_zeros=True)
+
+
+@one_entry(2)
 def logaddexp2(x: Any, y: Any) -> Array:
     """Elementwise ``log2(2**x + 2**y)`` without overflow."""
     x, y = promote_args_inexact("logaddexp2", x, y)

@@ -177,7 +177,7 @@ class TapeTrace(Trace):
         return self.record_entry(rule, outs, residuals, traced_in)
 
     def apply_function(self, fn: Callable[..., Any], args: tuple, kwargs: dict,
-                       n_operands: int) -> Any:
+                       n_operands: int, keywords: bool = False) -> Any:
         """``fn(*args, **kwargs)`` as one tape entry, its rule derived from `fn` itself
         (see :func:`one_entry`), or NOT_RECORDED: `fn` then runs primitive by primitive.
 
@@ -185,7 +185,8 @@ class TapeTrace(Trace):
         arguments or among the items of a tuple or list there, are operands, keyed by
         shape and dtype as a primitive's are. Everything else is static, keyed by
         value (`_static_key`): Python scalars, axes, flags, so `fn` sees them exactly
-        as it would called directly."""
+        as it would called directly. With `keywords`, arrays and tracers passed by
+        keyword are operands too."""
         key: list[Any] = [fn]
         operands, traced, traced_in, positions = [], [], [], []
         for k, x in enumerate(args):
@@ -221,11 +222,24 @@ class TapeTrace(Trace):
                 key.append(_static_key(x))
                 continue
             positions.append(k)
+        for name, value in kwargs.items():
+            if keywords and ((type(value) is TapeTracer and value._trace is self)
+                             or type(value) is np.ndarray or isinstance(value, np.generic)):
+                if type(value) is TapeTracer:
+                    key.append((name, value.key))
+                    operands.append(value.primal)
+                    traced.append(True)
+                    traced_in.append(value.index)
+                else:
+                    key.append((name, (value.shape, value.dtype, False)))
+                    operands.append(value)
+                    traced.append(False)
+                positions.append(name)
+            else:
+                key.append((name, _static_key(value)))
         if not traced_in:
             return NOT_RECORDED
         traced_in = tuple(traced_in)
-        if kwargs:
-            key += [(name, _static_key(value)) for name, value in kwargs.items()]
         try:
             signature = tuple(key)
             rule = _rules.get(signature, _UNSEEN)
@@ -423,14 +437,17 @@ def _bind_function(primitive: Any, params: dict) -> Callable[..., list[Any]]:
 def _function_of_operands(fn: Callable[..., Any], args: tuple, kwargs: dict,
                           positions: list[Any]) -> Callable[..., list[Any]]:
     """``fn(*args, **kwargs)`` as a function of the arguments at `positions` (an
-    argument's position, or (position, item) for an item of a tuple or list
-    argument), returning its one output (a list of it, as derived rules take it)."""
+    argument's position, (position, item) for an item of a tuple or list argument,
+    or a keyword), returning its one output (a list of it, as derived rules take it)."""
     def apply(*operands: Any) -> list[Any]:
         full = list(args)
         containers: dict[int, list[Any]] = {}
+        keywords = dict(kwargs)
         for position, x in zip(positions, operands):
             if type(position) is int:
                 full[position] = x
+            elif type(position) is str:
+                keywords[position] = x
             else:
                 k, j = position
                 items = containers.get(k)
@@ -439,7 +456,7 @@ def _function_of_operands(fn: Callable[..., Any], args: tuple, kwargs: dict,
                 items[j] = x
         for k, items in containers.items():
             full[k] = type(args[k])(items)
-        out = fn(*full, **kwargs)
+        out = fn(*full, **keywords)
         if not isinstance(out, Tracer):
             raise TypeError(f"{fn}: a function the tape records whole returns one array")
         return [out]
@@ -906,20 +923,22 @@ def _walk_backwards(rules: list[Any], entries: list[Any], cts: dict[int, Any], c
 NOT_RECORDED = object()
 
 
-def one_entry(n_operands: int = 1) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a function of `n_operands` arrays (then static arguments) that returns
-    one array, and that the tape should record as one entry: its forward and backward
-    functions are derived from the function itself, as a primitive's are from its
-    rules, so a ``functrans.numpy`` function of several primitives (``x + b`` with a
-    broadcast, ``mean``) costs one lookup and one call of generated code each way.
-    Elsewhere, and for arguments of other kinds, the function runs as it is."""
+def one_entry(n_operands: int = 1, keywords: bool = False
+              ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a function of `n_operands` arrays (then static arguments; with
+    `keywords`, arrays passed by keyword too) that returns one array, and that the
+    tape should record as one entry: its forward and backward functions are derived
+    from the function itself, as a primitive's are from its rules, so a
+    ``functrans.numpy`` function of several primitives (``x + b`` with a broadcast,
+    ``mean``) costs one lookup and one call of generated code each way. Elsewhere,
+    and for arguments of other kinds, the function runs as it is."""
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def on_tape(*args: Any, **kwargs: Any) -> Any:
             trace = get_current_trace()
             if type(trace) is TapeTrace:
                 if kwargs or len(args) > 2:
-                    out = trace.apply_function(fn, args, kwargs, n_operands)
+                    out = trace.apply_function(fn, args, kwargs, n_operands, keywords)
                 else:
                     out = trace.apply_short(fn, args, n_operands)
                 if out is not NOT_RECORDED:

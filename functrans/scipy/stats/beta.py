@@ -12,10 +12,12 @@ import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
 from functrans.scipy import special
 from functrans.scipy.stats._common import promote
+from functrans.transforms.tape import one_entry
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"]
 
 
+@one_entry(8, keywords=True)
 @quiet
 def logpdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the density ``y**(a-1) (1-y)**(b-1) / (B(a, b) scale)``; -inf outside
@@ -29,6 +31,7 @@ def logpdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return fnp.where(invalid, fnp.nan, fnp.where(inside, log_density, -fnp.inf))
 
 
+@one_entry(8, keywords=True)
 def pdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Beta density."""
     return fnp.exp(logpdf(x, a, b, loc, scale))
@@ -41,24 +44,28 @@ def _clipped(fname: str, x: Any, a: Any, b: Any, loc: Any, scale: Any) -> tuple:
     return a, b, fnp.where(y < 0, 0.0, fnp.where(y > 1, 1.0, y))
 
 
+@one_entry(8, keywords=True)
 def cdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function ``betainc(a, b, y)``."""
     a, b, y = _clipped("beta.cdf", x, a, b, loc, scale)
     return special.betainc(a, b, y)
 
 
+@one_entry(8, keywords=True)
 @quiet
 def logcdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF."""
     return fnp.log(cdf(x, a, b, loc, scale))
 
 
+@one_entry(8, keywords=True)
 def sf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function ``betainc(b, a, 1 - y)``, accurate in the upper tail."""
     a, b, y = _clipped("beta.sf", x, a, b, loc, scale)
     return special.betainc(b, a, 1.0 - y)
 
 
+@one_entry(8, keywords=True)
 @quiet
 def logsf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function."""

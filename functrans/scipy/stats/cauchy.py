@@ -12,10 +12,12 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
 from functrans.scipy.stats._common import outside_unit_interval, promote, standardize
+from functrans.transforms.tape import one_entry
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf"]
 
 
+@one_entry(8, keywords=True)
 def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the Cauchy density."""
     x, loc, scale = promote("cauchy.logpdf", x, loc, scale)
@@ -23,6 +25,7 @@ def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return -fnp.log1p(z * z) - fnp.log(scale) - math.log(math.pi)
 
 
+@one_entry(8, keywords=True)
 def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cauchy density."""
     return fnp.exp(logpdf(x, loc, scale))
@@ -32,24 +35,28 @@ def _standard_cdf(z: Array) -> Array:
     return fnp.arctan2(1.0, -z) / math.pi
 
 
+@one_entry(8, keywords=True)
 def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function."""
     x, loc, scale = promote("cauchy.cdf", x, loc, scale)
     return _standard_cdf(standardize(x, loc, scale))
 
 
+@one_entry(8, keywords=True)
 @quiet
 def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF."""
     return fnp.log(cdf(x, loc, scale))
 
 
+@one_entry(8, keywords=True)
 def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function ``1 - cdf``."""
     x, loc, scale = promote("cauchy.sf", x, loc, scale)
     return _standard_cdf(-standardize(x, loc, scale))
 
 
+@one_entry(8, keywords=True)
 @quiet
 def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function."""
@@ -67,12 +74,14 @@ def _standard_ppf(q: Array) -> Array:
     return fnp.where(outside_unit_interval(q), fnp.nan, value)
 
 
+@one_entry(8, keywords=True)
 def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Quantile function (NaN outside [0, 1])."""
     q, loc, scale = promote("cauchy.ppf", q, loc, scale)
     return loc + scale * _standard_ppf(q)
 
 
+@one_entry(8, keywords=True)
 def isf(q: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Inverse survival function."""
     q, loc, scale = promote("cauchy.isf", q, loc, scale)

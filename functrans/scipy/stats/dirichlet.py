@@ -17,12 +17,14 @@ from functrans.numpy._util import (
     to_inexact_dtype,
 )
 from functrans.scipy import special
+from functrans.transforms.tape import one_entry
 
 __all__ = ["logpdf", "pdf"]
 
 _SIMPLEX_TOLERANCE = 1e-6  # how far from 1 the coordinates' sum may be, as in JAX
 
 
+@one_entry(8, keywords=True)
 @quiet
 def logpdf(x: Any, alpha: Any) -> Array:
     """Log of the Dirichlet density ``prod x_i**(alpha_i - 1) / B(alpha)``; -inf
@@ -49,6 +51,7 @@ def logpdf(x: Any, alpha: Any) -> Array:
     return fnp.where(on_simplex, log_density, -fnp.inf)
 
 
+@one_entry(8, keywords=True)
 def pdf(x: Any, alpha: Any) -> Array:
     """Dirichlet density."""
     return fnp.exp(logpdf(x, alpha))

@@ -12,21 +12,25 @@ import functrans.numpy as fnp
 from functrans.numpy._util import Array
 from functrans.scipy import special
 from functrans.scipy.stats._common import promote
+from functrans.transforms.tape import one_entry
 
 __all__ = ["logpdf", "pdf", "cdf"]
 
 
+@one_entry(8, keywords=True)
 def logpdf(x: Any, beta: Any) -> Array:
     """Log of the generalized normal density."""
     x, beta = promote("gennorm.logpdf", x, beta)
     return fnp.log(0.5 * beta) - special.gammaln(1.0 / beta) - fnp.abs(x) ** beta
 
 
+@one_entry(8, keywords=True)
 def pdf(x: Any, beta: Any) -> Array:
     """Generalized normal density."""
     return fnp.exp(logpdf(x, beta))
 
 
+@one_entry(8, keywords=True)
 def cdf(x: Any, beta: Any) -> Array:
     """Cumulative distribution function."""
     x, beta = promote("gennorm.cdf", x, beta)

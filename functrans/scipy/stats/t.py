@@ -9,10 +9,12 @@ import functrans.numpy as fnp
 from functrans.numpy._util import Array
 from functrans.scipy import special
 from functrans.scipy.stats._common import promote, standardize
+from functrans.transforms.tape import one_entry
 
 __all__ = ["logpdf", "pdf"]
 
 
+@one_entry(8, keywords=True)
 def logpdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the density of the t distribution with `df` degrees of freedom."""
     x, df, loc, scale = promote("t.logpdf", x, df, loc, scale)
@@ -23,6 +25,7 @@ def logpdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return -normalizer - (half_df + 0.5) * fnp.log1p(z * z / df)
 
 
+@one_entry(8, keywords=True)
 def pdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Density of the t distribution with `df` degrees of freedom."""
     return fnp.exp(logpdf(x, df, loc, scale))
