@@ -63,39 +63,39 @@ def _relu_jvp(primals: tuple, tangents: tuple) -> tuple:
     return _relu(x), fnp.where(fnp.greater(x, 0), t, 0)
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def relu6(x: Any) -> Array:
     """``min(max(x, 0), 6)``, with derivative 0 at 0 and 6."""
     x = as_array(asarray_arg(x, "relu6", "x"))
     return fnp.where(fnp.greater(x, 0), fnp.where(fnp.less(x, 6), x, 6), 0)
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def sigmoid(x: Any) -> Array:
     """The logistic function ``1 / (1 + exp(-x))``."""
     return lax.logistic(_inexact(x, "sigmoid"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def softplus(x: Any) -> Array:
     """``log(1 + exp(x))``, computed stably as ``logaddexp(x, 0)``."""
     return fnp.logaddexp(_inexact(x, "softplus"), 0)
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def soft_sign(x: Any) -> Array:
     """``x / (|x| + 1)``."""
     x = _inexact(x, "soft_sign")
     return fnp.divide(x, fnp.add(fnp.abs(x), 1))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def log_sigmoid(x: Any) -> Array:
     """``log(sigmoid(x)) = -softplus(-x)``, stable for large |x|."""
     return fnp.negative(softplus(fnp.negative(_inexact(x, "log_sigmoid"))))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def silu(x: Any) -> Array:
     """``x * sigmoid(x)`` (also called swish)."""
     x = _inexact(x, "silu")
@@ -105,7 +105,7 @@ def silu(x: Any) -> Array:
 swish = silu
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def gelu(x: Any, approximate: bool = True) -> Array:
     """Gaussian error linear unit: ``x * Phi(x)``; with `approximate`, the tanh
     approximation (JAX's default)."""
@@ -118,7 +118,7 @@ def gelu(x: Any, approximate: bool = True) -> Array:
                         fnp.add(1, lax.erf(fnp.multiply(x, 1 / math.sqrt(2)))))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def elu(x: Any, alpha: float = 1.0) -> Array:
     """``x`` for x > 0, else ``alpha * (exp(x) - 1)``."""
     x = _inexact(x, "elu")
@@ -128,7 +128,7 @@ def elu(x: Any, alpha: float = 1.0) -> Array:
     return fnp.where(positive, x, negative_part)
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def celu(x: Any, alpha: float = 1.0) -> Array:
     """``x`` for x > 0, else ``alpha * (exp(x / alpha) - 1)``."""
     x = _inexact(x, "celu")
@@ -142,33 +142,33 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def selu(x: Any) -> Array:
     """Scaled ELU with the self-normalising constants."""
     return fnp.multiply(_SELU_SCALE, elu(x, _SELU_ALPHA))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def leaky_relu(x: Any, negative_slope: float = 1e-2) -> Array:
     """``x`` for x >= 0, else ``negative_slope * x``."""
     x = _inexact(x, "leaky_relu")
     return fnp.where(fnp.greater_equal(x, 0), x, fnp.multiply(negative_slope, x))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def hard_tanh(x: Any) -> Array:
     """``x`` clipped to [-1, 1]."""
     x = _inexact(x, "hard_tanh")
     return fnp.where(fnp.greater(x, 1), 1, fnp.where(fnp.less(x, -1), -1, x))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def hard_sigmoid(x: Any) -> Array:
     """``relu6(x + 3) / 6``."""
     return fnp.divide(relu6(fnp.add(_inexact(x, "hard_sigmoid"), 3)), 6)
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def hard_silu(x: Any) -> Array:
     """``x * hard_sigmoid(x)``."""
     x = _inexact(x, "hard_silu")
@@ -190,7 +190,7 @@ def one_hot(x: Any, num_classes: int, *, dtype: Any = np.float64, axis: int = -1
     return cast(fnp.equal(expanded, classes), np.dtype(dtype))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def standardize(x: Any, axis: Any = -1, mean: Any = None, variance: Any = None,
                 epsilon: float = 1e-5) -> Array:
     """``(x - mean) / sqrt(variance + epsilon)`` along `axis`."""

@@ -574,14 +574,25 @@ def _calls(name: str) -> list[tuple[str, Any]]:
     return calls
 
 
+class _Everything:
+    def __contains__(self, item: Any) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("scalars", ["by value", "by type"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", sorted(RECORDED_WHOLE))
-def test_functions_recorded_whole_give_the_general_paths_results(name: str, dtype: Any
-                                                                  ) -> None:
+def test_functions_recorded_whole_give_the_general_paths_results(
+        name: str, dtype: Any, scalars: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each function, with each kind of argument: the value and gradient of its first
     calls (the general path), of its derived rule and of its compiled and fused rule
-    equal what the linear jaxpr gives, with the same dtypes and shapes."""
+    equal what the linear jaxpr gives, with the same dtypes and shapes; with Python
+    scalars keyed by value (static), and by type (weakly-typed operands), as for a
+    function that met many values."""
     from functrans.config import config
+
+    if scalars == "by type":
+        monkeypatch.setattr(tape, "_scalars_by_type", _Everything())
 
     x = (A + (1.0 if name in ("arccosh", "acosh") else 0.0)).astype(dtype)
     for description, call in _calls(name):
@@ -659,3 +670,26 @@ def test_index_arrays_out_of_range_raise_on_every_call() -> None:
             ft.grad(lambda x: fnp.sum(x[np.array([0, 9])]))(X)
         np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(x[np.array([0, -1, -1])]))(X),
                                    [1, 0, 0, 0, 0, 0, 2])
+
+
+def test_a_changing_scalar_does_not_derive_a_rule_per_value(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python scalars are keyed by value (``x * 0.5`` has the constant in its code)
+    until a function has met _VALUES_PER_FUNCTION of them; then by type, so that a
+    time step's ``x * t`` in a loop does not derive (and evict) a rule per value."""
+    monkeypatch.setattr(tape, "_scalars_by_type", set())
+    monkeypatch.setattr(tape, "_values_met", {})
+    raw_multiply = fnp.multiply.__wrapped__
+
+    def f(x: Any, t: float) -> Any:
+        return fnp.sum(fnp.sin(x * t))
+
+    ts = np.linspace(0.1, 2.0, 3 * tape._VALUES_PER_FUNCTION)
+    for t in ts:
+        for _ in range(3):
+            np.testing.assert_allclose(ft.grad(f)(X, float(t)), t * np.cos(X * t), rtol=1e-13)
+    assert raw_multiply in tape._scalars_by_type
+    keys = [k for k in tape._rules if k[0] is raw_multiply and k[1] == (X.shape, X.dtype, True)
+            and k[2][0] is float]
+    assert len(keys) <= tape._VALUES_PER_FUNCTION + 2  # the values met, then one by type
+    assert (raw_multiply, (X.shape, X.dtype, True), (float, tape._WEAK)) in tape._rules

@@ -256,8 +256,9 @@ def _normalise_indices(idx: Any, axis: int, size: int) -> Array:
 # ------------------------------------------------------------------ x[idx]
 
 # (on the tape, index arrays are operands: gather counts negative indices from the end
-# and rejects out-of-range ones when evaluated, as for concrete ones here)
-@one_entry(2)
+# and rejects out-of-range ones when evaluated, as for concrete ones here; ints are
+# static: basic indexing, not a gather)
+@one_entry(2, static_scalars=True)
 def getitem(x: Any, index: Any) -> Array:
     """``x[index]`` with NumPy semantics (see the module docstring)."""
     x = as_array(asarray_arg(x, "indexing", "x"))

@@ -67,7 +67,7 @@ def _inexact(x: Any, fname: str) -> Array:
 
 # ------------------------------------------------------------------ gamma and beta
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def gamma(x: Any) -> Array:
     """The gamma function (±inf or NaN at the poles 0, -1, -2, ..., as SciPy).
 
@@ -76,26 +76,26 @@ def gamma(x: Any) -> Array:
     return special_primitives.gamma(_inexact(x, "gamma"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def gammaln(x: Any) -> Array:
     """``log|Gamma(x)|`` (+inf at the poles 0, -1, -2, ...)."""
     return lax.lgamma(_inexact(x, "gammaln"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def gammasgn(x: Any) -> Array:
     """The sign of ``Gamma(x)``: 1 or -1, NaN at the poles (derivative 0)."""
     return special_primitives.gammasgn(_inexact(x, "gammasgn"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def rgamma(x: Any) -> Array:
     """``1 / Gamma(x)``, 0 at the poles of Gamma, where its derivative is
     ``(-1)**n n!`` at x = -n."""
     return special_primitives.rgamma(_inexact(x, "rgamma"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def digamma(x: Any) -> Array:
     """The digamma function ``d/dx log Gamma(x)``."""
     return lax.digamma(_inexact(x, "digamma"))
@@ -104,7 +104,7 @@ def digamma(x: Any) -> Array:
 psi = digamma
 
 
-@one_entry(8, keywords=True)
+@one_entry(2, static_scalars=True)  # n is an order, as_array makes it strong
 def polygamma(n: Any, x: Any) -> Array:
     """The n-th derivative of the digamma function.
 
@@ -120,7 +120,7 @@ def polygamma(n: Any, x: Any) -> Array:
     return lax.polygamma(n, x)
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def multigammaln(a: Any, d: int) -> Array:
     """The log of the multivariate gamma function of dimension `d` (a static int),
     ``d (d-1)/4 log(pi) + sum(gammaln(a - j/2) for j < d)``.
@@ -136,7 +136,7 @@ def multigammaln(a: Any, d: int) -> Array:
     return fnp.add(fnp.sum(terms, axis=-1), 0.25 * d * (d - 1) * math.log(math.pi))
 
 
-@one_entry(8, keywords=True)
+@one_entry(2)
 def betaln(a: Any, b: Any) -> Array:
     """``log|B(a, b)|``, with SciPy's accuracy also where a + b is much larger than
     a or b (a difference of gammaln values would cancel there)."""
@@ -144,7 +144,7 @@ def betaln(a: Any, b: Any) -> Array:
     return special_primitives.betaln(a, b)
 
 
-@one_entry(8, keywords=True)
+@one_entry(2)
 def beta(a: Any, b: Any) -> Array:
     """The beta function ``Gamma(a) Gamma(b) / Gamma(a + b)``."""
     a, b = promote_args_inexact("beta", a, b)
@@ -154,7 +154,7 @@ def beta(a: Any, b: Any) -> Array:
 
 # ------------------------------------------------------------------ incomplete functions
 
-@one_entry(8, keywords=True)
+@one_entry(2)
 def gammainc(a: Any, x: Any) -> Array:
     """The regularized lower incomplete gamma function ``P(a, x)``.
 
@@ -164,7 +164,7 @@ def gammainc(a: Any, x: Any) -> Array:
     return lax.igamma(a, x)
 
 
-@one_entry(8, keywords=True)
+@one_entry(2)
 def gammaincc(a: Any, x: Any) -> Array:
     """The regularized upper incomplete gamma function ``Q(a, x) = 1 - P(a, x)``,
     accurate where P is close to 1."""
@@ -172,7 +172,7 @@ def gammaincc(a: Any, x: Any) -> Array:
     return lax.igammac(a, x)
 
 
-@one_entry(8, keywords=True)
+@one_entry(3)
 def betainc(a: Any, b: Any, x: Any) -> Array:
     """The regularized incomplete beta function ``I_x(a, b)``.
 
@@ -183,50 +183,50 @@ def betainc(a: Any, b: Any, x: Any) -> Array:
 
 # ------------------------------------------------------------------ erf and the normal law
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def erf(x: Any) -> Array:
     """The error function."""
     return lax.erf(_inexact(x, "erf"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def erfc(x: Any) -> Array:
     """The complementary error function ``1 - erf(x)``, accurate for large x."""
     return lax.erfc(_inexact(x, "erfc"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def erfinv(x: Any) -> Array:
     """The inverse error function."""
     return lax.erf_inv(_inexact(x, "erfinv"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def erfcinv(y: Any) -> Array:
     """The inverse of erfc on [0, 2] (SciPy's; not in ``jax.scipy.special``)."""
     return special_primitives.erfcinv(_inexact(y, "erfcinv"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def erfcx(x: Any) -> Array:
     """The scaled complementary error function ``exp(x**2) erfc(x)``."""
     return special_primitives.erfcx(_inexact(x, "erfcx"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def ndtr(x: Any) -> Array:
     """The standard normal CDF."""
     x = _inexact(x, "ndtr")
     return fnp.multiply(0.5, lax.erfc(fnp.multiply(x, -1 / math.sqrt(2.0))))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def ndtri(p: Any) -> Array:
     """The inverse of the standard normal CDF (±inf at 0 and 1, NaN outside)."""
     return special_primitives.ndtri(_inexact(p, "ndtri"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def log_ndtr(x: Any, series_order: int = 3) -> Array:
     """The log of the standard normal CDF, accurate in both tails (``log_ndtr(-40)``
     is -804.608...).
@@ -244,13 +244,13 @@ def log_ndtr(x: Any, series_order: int = 3) -> Array:
 
 # ------------------------------------------------------------------ logistic, entropies
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def expit(x: Any) -> Array:
     """The logistic sigmoid ``1 / (1 + exp(-x))``."""
     return lax.logistic(_inexact(x, "expit"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 @quiet
 def logit(x: Any) -> Array:
     """The inverse of expit: ``log(x / (1 - x))`` (-inf at 0, +inf at 1)."""
@@ -258,7 +258,7 @@ def logit(x: Any) -> Array:
     return fnp.subtract(fnp.log(x), fnp.log1p(fnp.negative(x)))
 
 
-@one_entry(8, keywords=True)
+@one_entry(2)
 def xlogy(x: Any, y: Any) -> Array:
     """``x * log(y)``, defined as 0 where x == 0 (also for y <= 0), where its
     derivatives are 0 (JAX: log(y) and x/y, infinite or NaN at y = 0)."""
@@ -269,7 +269,7 @@ def xlogy(x: Any, y: Any) -> Array:
     return fnp.multiply(x, fnp.log(fnp.where(unsafe, 1, y)))
 
 
-@one_entry(8, keywords=True)
+@one_entry(2)
 def xlog1py(x: Any, y: Any) -> Array:
     """``x * log1p(y)``, defined as 0 where x == 0."""
     x, y = promote_args_inexact("xlog1py", x, y)
@@ -290,7 +290,7 @@ def _xlogx_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
     return _xlogx(x), fnp.multiply(t, fnp.add(fnp.log(x), 1.0))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 @quiet
 def entr(x: Any) -> Array:
     """The elementwise entropy ``-x log(x)``: 0 at x = 0, -inf for x < 0."""
@@ -298,7 +298,7 @@ def entr(x: Any) -> Array:
     return fnp.where(fnp.less(x, 0), -np.inf, fnp.negative(_xlogx(x)))
 
 
-@one_entry(8, keywords=True)
+@one_entry(2)
 @quiet
 def rel_entr(p: Any, q: Any) -> Array:
     """The relative entropy term ``p log(p / q)``: 0 where p == 0 and q >= 0, +inf
@@ -312,7 +312,7 @@ def rel_entr(p: Any, q: Any) -> Array:
     return fnp.where(both_positive, value, fnp.where(zero_p, fnp.zeros_like(p), np.inf))
 
 
-@one_entry(8, keywords=True)
+@one_entry(2)
 def kl_div(p: Any, q: Any) -> Array:
     """The Kullback-Leibler divergence term ``p log(p / q) - p + q``: q where
     p == 0 and q >= 0, +inf where p < 0 or q < 0."""
@@ -322,33 +322,33 @@ def kl_div(p: Any, q: Any) -> Array:
 
 # ------------------------------------------------------------------ Bessel functions
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def i0e(x: Any) -> Array:
     """The exponentially scaled modified Bessel function ``exp(-|x|) I0(x)``."""
     return lax.bessel_i0e(_inexact(x, "i0e"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def i0(x: Any) -> Array:
     """The modified Bessel function of the first kind of order 0."""
     x = _inexact(x, "i0")
     return fnp.multiply(fnp.exp(fnp.abs(x)), lax.bessel_i0e(x))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def i1e(x: Any) -> Array:
     """The exponentially scaled modified Bessel function ``exp(-|x|) I1(x)``."""
     return lax.bessel_i1e(_inexact(x, "i1e"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def i1(x: Any) -> Array:
     """The modified Bessel function of the first kind of order 1."""
     x = _inexact(x, "i1")
     return fnp.multiply(fnp.exp(fnp.abs(x)), lax.bessel_i1e(x))
 
 
-@one_entry(8, keywords=True)
+@one_entry(2)
 def ive(v: Any, x: Any) -> Array:
     """``exp(-|x|) I_v(x)`` for real order v (SciPy's; not in JAX). Differentiable
     in x; the derivative in v is not defined."""
@@ -356,7 +356,7 @@ def ive(v: Any, x: Any) -> Array:
     return special_primitives.bessel_ive(v, x)
 
 
-@one_entry(8, keywords=True)
+@one_entry(2)
 def iv(v: Any, x: Any) -> Array:
     """The modified Bessel function of the first kind of real order v (SciPy's; not
     in JAX). Differentiable in x; the derivative in v is not defined."""
@@ -364,25 +364,25 @@ def iv(v: Any, x: Any) -> Array:
     return fnp.multiply(fnp.exp(fnp.abs(x)), special_primitives.bessel_ive(v, x))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def j0(x: Any) -> Array:
     """The Bessel function of the first kind of order 0 (SciPy's; not in JAX)."""
     return special_primitives.bessel_j0(_inexact(x, "j0"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def j1(x: Any) -> Array:
     """The Bessel function of the first kind of order 1 (SciPy's; not in JAX)."""
     return special_primitives.bessel_j1(_inexact(x, "j1"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def y0(x: Any) -> Array:
     """The Bessel function of the second kind of order 0 (SciPy's; not in JAX)."""
     return special_primitives.bessel_y0(_inexact(x, "y0"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def y1(x: Any) -> Array:
     """The Bessel function of the second kind of order 1 (SciPy's; not in JAX)."""
     return special_primitives.bessel_y1(_inexact(x, "y1"))
@@ -390,7 +390,7 @@ def y1(x: Any) -> Array:
 
 # ------------------------------------------------------------------ zeta, integrals
 
-@one_entry(8, keywords=True)
+@one_entry(2)
 def zeta(x: Any, q: Any = None) -> Array:
     """The Hurwitz zeta function ``sum_n (n + q)**-x``, differentiable in q.
 
@@ -404,19 +404,19 @@ def zeta(x: Any, q: Any = None) -> Array:
     return lax.zeta(x, q)
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def expi(x: Any) -> Array:
     """The exponential integral ``Ei(x)``."""
     return special_primitives.expi(_inexact(x, "expi"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def exp1(x: Any) -> Array:
     """The exponential integral ``E1(x)``, for x > 0."""
     return special_primitives.exp1(_inexact(x, "exp1"))
 
 
-@one_entry(8, keywords=True)
+@one_entry(1)
 def spence(x: Any) -> Array:
     """Spence's function ``integral_1^x log(t) / (1 - t) dt``, for x >= 0."""
     return special_primitives.spence(_inexact(x, "spence"))

@@ -177,7 +177,8 @@ class TapeTrace(Trace):
         return self.record_entry(rule, outs, residuals, traced_in)
 
     def apply_function(self, fn: Callable[..., Any], args: tuple, kwargs: dict,
-                       n_operands: int, keywords: bool = False) -> Any:
+                       n_operands: int, keywords: bool = False, static_scalars: bool = False
+                       ) -> Any:
         """``fn(*args, **kwargs)`` as one tape entry, its rule derived from `fn` itself
         (see :func:`one_entry`), or NOT_RECORDED: `fn` then runs primitive by primitive.
 
@@ -189,6 +190,8 @@ class TapeTrace(Trace):
         keyword are operands too."""
         key: list[Any] = [fn]
         operands, traced, traced_in, positions = [], [], [], []
+        by_type = not static_scalars and fn in _scalars_by_type
+        valued = False  # a Python scalar operand keyed by its value
         for k, x in enumerate(args):
             t = type(x)
             if t is TapeTracer and x._trace is self:
@@ -198,6 +201,10 @@ class TapeTrace(Trace):
                 traced_in.append(x.index)
             elif k < n_operands and (t is np.ndarray or isinstance(x, np.generic)):
                 key.append((x.shape, x.dtype, False))
+                operands.append(x)
+                traced.append(False)
+            elif k < n_operands and t in _SCALAR_TYPES and by_type:
+                key.append((t, _WEAK))
                 operands.append(x)
                 traced.append(False)
             elif k < n_operands and (t is tuple or t is list):  # operands among its items
@@ -212,31 +219,40 @@ class TapeTrace(Trace):
                         part.append((item.shape, item.dtype, False))
                         operands.append(item)
                         traced.append(False)
+                    elif type(item) in _SCALAR_TYPES and by_type:
+                        part.append((type(item), _WEAK))
+                        operands.append(item)
+                        traced.append(False)
                     else:
                         part.append(_static_key(item))
+                        valued = valued or type(item) in _SCALAR_TYPES
                         continue
                     positions.append((k, j))
                 key.append(tuple(part))
                 continue
             else:
                 key.append(_static_key(x))
+                valued = valued or (k < n_operands and t in _SCALAR_TYPES)
                 continue
             positions.append(k)
         for name, value in kwargs.items():
             if keywords and ((type(value) is TapeTracer and value._trace is self)
-                             or type(value) is np.ndarray or isinstance(value, np.generic)):
+                             or type(value) is np.ndarray or isinstance(value, np.generic)
+                             or (type(value) in _SCALAR_TYPES and by_type)):
                 if type(value) is TapeTracer:
                     key.append((name, value.key))
                     operands.append(value.primal)
                     traced.append(True)
                     traced_in.append(value.index)
                 else:
-                    key.append((name, (value.shape, value.dtype, False)))
+                    key.append((name, (type(value), _WEAK) if type(value) in _SCALAR_TYPES
+                                else (value.shape, value.dtype, False)))
                     operands.append(value)
                     traced.append(False)
                 positions.append(name)
             else:
                 key.append((name, _static_key(value)))
+                valued = valued or (keywords and type(value) in _SCALAR_TYPES)
         if not traced_in:
             return NOT_RECORDED
         traced_in = tuple(traced_in)
@@ -248,6 +264,8 @@ class TapeTrace(Trace):
         if type(rule) is not _DerivedRule:
             if rule is None:
                 return NOT_RECORDED
+            if rule is _UNSEEN and valued and not static_scalars:
+                _count_scalar_values(fn)
             rule = _second_sight(_rules, signature, rule, lambda: _derive(
                 _function_of_operands(fn, args, kwargs, positions),
                 getattr(fn, "__name__", "fn"), False, operands, traced))
@@ -255,7 +273,8 @@ class TapeTrace(Trace):
                 return NOT_RECORDED
         return rule.record(self, operands, traced_in)
 
-    def apply_short(self, fn: Callable[..., Any], args: tuple, n_operands: int) -> Any:
+    def apply_short(self, fn: Callable[..., Any], args: tuple, n_operands: int,
+                    static_scalars: bool = False) -> Any:
         """`apply_function` of one or two positional arguments, with one lookup where
         they are of the common kinds (a tracer of this trace, with a tracer, a NumPy
         array operand or a Python scalar, either way round) and their rule is derived."""
@@ -266,16 +285,22 @@ class TapeTrace(Trace):
                     rule = _rules.get((fn, x.key))
                     if type(rule) is _DerivedRule:
                         return rule.record(self, (x.primal,), (x.index,))
-                return self.apply_function(fn, args, {}, n_operands)
+                return self.apply_function(fn, args, {}, n_operands, False, static_scalars)
             x, y = args
+            dynamic = not static_scalars and fn in _scalars_by_type
+            dynamic_y = dynamic and n_operands >= 2
             tx, ty = type(x), type(y)
             if tx is TapeTracer and x._trace is self:
                 if ty is TapeTracer and y._trace is self:
                     rule = _rules.get((fn, x.key, y.key))
                     if type(rule) is _DerivedRule:
                         return rule.record(self, (x.primal, y.primal), (x.index, y.index))
-                elif ty is np.ndarray and n_operands == 2:
+                elif ty is np.ndarray and n_operands >= 2:
                     rule = _rules.get((fn, x.key, (y.shape, y.dtype, False)))
+                    if type(rule) is _DerivedRule:
+                        return rule.record(self, (x.primal, y), (x.index,))
+                elif (ty is int or ty is float) and dynamic_y:
+                    rule = _rules.get((fn, x.key, (ty, _WEAK)))
                     if type(rule) is _DerivedRule:
                         return rule.record(self, (x.primal, y), (x.index,))
                 elif ty is int or ty is float:
@@ -287,13 +312,17 @@ class TapeTrace(Trace):
                     rule = _rules.get((fn, (x.shape, x.dtype, False), y.key))
                     if type(rule) is _DerivedRule:
                         return rule.record(self, (x, y.primal), (y.index,))
+                elif (tx is int or tx is float) and dynamic:
+                    rule = _rules.get((fn, (tx, _WEAK), y.key))
+                    if type(rule) is _DerivedRule:
+                        return rule.record(self, (x, y.primal), (y.index,))
                 elif tx is int or tx is float:
                     rule = _rules.get((fn, _scalar_key(tx, x), y.key))
                     if type(rule) is _DerivedRule:
                         return rule.record(self, (y.primal,), (y.index,))
         except TypeError:  # an operand of another kind (an ndarray subclass)
             return NOT_RECORDED
-        return self.apply_function(fn, args, {}, n_operands)
+        return self.apply_function(fn, args, {}, n_operands, False, static_scalars)
 
     def record_entry(self, rule: Any, outs: list[Any], residuals: tuple,
                      traced_in: tuple[int, ...]
@@ -331,6 +360,26 @@ def _operand_key(x: Any, traced: bool) -> Any:
     return _UNHASHABLE  # anything else (another array type): no derivation of its own
 
 
+#: Python scalars. Among a function entry's operands they are keyed by value, as
+#: static arguments: the function then sees them as called directly, and its forward
+#: function has them as constants (``x * 0.5`` is ``v0 = a0 * k``). A function that
+#: meets more than _VALUES_PER_FUNCTION values so (a time step's ``t * x`` in a loop)
+#: keys them by type from then on, as weakly-typed values (`_scalars_by_type`): a
+#: program never derives a rule per value of a changing scalar. Functions whose
+#: scalar operands must stay static (an order, an index) say so (`static_scalars`).
+_SCALAR_TYPES = frozenset({int, float, complex, bool})
+#: the key part of a scalar keyed by type: unlike any value's ((int, 0) == (int, False))
+_WEAK = "weakly typed"
+_VALUES_PER_FUNCTION = 32
+_scalars_by_type: set[Any] = set()
+_values_met: dict[Any, int] = {}
+
+
+def _count_scalar_values(fn: Any) -> None:
+    """Note a new signature of `fn` keyed by a scalar's value (see _SCALAR_TYPES)."""
+    met = _values_met[fn] = _values_met.get(fn, 0) + 1
+    if met > _VALUES_PER_FUNCTION:
+        _scalars_by_type.add(fn)
 #: the static argument types a function recorded as one entry is keyed by
 _STATIC_TYPES = frozenset({int, bool, complex, str, type(None), type(Ellipsis), np.dtype,
                            np.int64, np.int32})
@@ -923,7 +972,7 @@ def _walk_backwards(rules: list[Any], entries: list[Any], cts: dict[int, Any], c
 NOT_RECORDED = object()
 
 
-def one_entry(n_operands: int = 1, keywords: bool = False
+def one_entry(n_operands: int = 1, keywords: bool = False, static_scalars: bool = False
               ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a function of `n_operands` arrays (then static arguments; with
     `keywords`, arrays passed by keyword too) that returns one array, and that the
@@ -938,9 +987,10 @@ def one_entry(n_operands: int = 1, keywords: bool = False
             trace = get_current_trace()
             if type(trace) is TapeTrace:
                 if kwargs or len(args) > 2:
-                    out = trace.apply_function(fn, args, kwargs, n_operands, keywords)
+                    out = trace.apply_function(fn, args, kwargs, n_operands, keywords,
+                                               static_scalars)
                 else:
-                    out = trace.apply_short(fn, args, n_operands)
+                    out = trace.apply_short(fn, args, n_operands, static_scalars)
                 if out is not NOT_RECORDED:
                     return out
             return fn(*args, **kwargs)
