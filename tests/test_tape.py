@@ -515,6 +515,38 @@ SPECIAL_CALLS: dict[str, list[tuple[str, Any]]] = {
                     ("x, 1, 0", lambda f, x: f(x, 1, 0)), ("x, 'fro'", lambda f, x: f(x, "fro"))],
 }
 SPECIAL_CALLS["matmul"] = SPECIAL_CALLS["dot"]
+SQUARE = np.array([[2.0, 0.5], [0.25, 1.5]])  # x[:, :2] + SQUARE: well conditioned
+SPECIAL_CALLS.update({
+    "vdot": [("x, x", lambda f, x: f(x, x)), ("A, x", lambda f, x: f(A, x))],
+    "inner": [("x, x", lambda f, x: f(x, x)), ("x, row", lambda f, x: f(x, ROW))],
+    "outer": [("x, x", lambda f, x: f(x, x)), ("row, x", lambda f, x: f(ROW, x))],
+    "tensordot": [("x, x", lambda f, x: f(x, x)), ("x, x.T, 1", lambda f, x: f(x, x.T, 1))],
+    "einsum": [("ij,kj->ik", lambda f, x: f("ij,kj->ik", x, x)),
+               ("ij,j->i", lambda f, x: f("ij,j->i", x, ROW)), ("ii", lambda f, x: f(
+                   "ii", x[:, :2]))],
+    "cumsum": [("x", lambda f, x: f(x)), ("x, 1", lambda f, x: f(x, 1))],
+    "cumprod": [("x", lambda f, x: f(x)), ("x, 0", lambda f, x: f(x, 0))],
+    "diff": [("x", lambda f, x: f(x)), ("x, 1, 0", lambda f, x: f(x, 1, 0))],
+    "sort": [("x", lambda f, x: f(x)), ("x, 0", lambda f, x: f(x, 0))],
+    "roll": [("x, 1", lambda f, x: f(x, 1)), ("x, -1, 0", lambda f, x: f(x, -1, 0))],
+    "tile": [("x, 2", lambda f, x: f(x, 2)), ("x, (2, 1)", lambda f, x: f(x, (2, 1)))],
+    "repeat": [("x, 2", lambda f, x: f(x, 2)), ("x, 2, 1", lambda f, x: f(x, 2, 1))],
+    "pad": [("x, 1", lambda f, x: f(x, 1)), ("x, ((1, 0), (0, 2)), 'edge'", lambda f, x: f(
+        x, ((1, 0), (0, 2)), "edge")), ("x, 1, constant_values=0.5", lambda f, x: f(
+            x, 1, constant_values=0.5))],
+    "linalg.det": [("square", lambda f, x: f(x[:, :2] + SQUARE))],
+    "linalg.inv": [("square", lambda f, x: f(x[:, :2] + SQUARE))],
+    "linalg.solve": [("square, row", lambda f, x: f(x[:, :2] + SQUARE, x[0, :2])),
+                     ("SQUARE, x.T", lambda f, x: f(SQUARE, x.T[:2]))],
+    "linalg.cholesky": [("square @ square.T", lambda f, x: f(
+        (x[:, :2] + SQUARE) @ (x[:, :2] + SQUARE).T))],
+    "linalg.pinv": [("x", lambda f, x: f(x))],
+    "linalg.matrix_power": [("square, 3", lambda f, x: f(x[:, :2] + SQUARE, 3))],
+    "linalg.diagonal": [("x", lambda f, x: f(x))],
+    "linalg.trace": [("x", lambda f, x: f(x))],
+})
+RECORDED_WHOLE.update({f"linalg.{name}": getattr(fnp.linalg, name) for name in (
+    "det", "inv", "solve", "cholesky", "pinv", "matrix_power", "diagonal", "trace")})
 #: the functions that take an axis (and keepdims) after their operand
 AXIS_FUNCTIONS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std",
                   "softmax", "log_softmax", "logsumexp"}
@@ -600,9 +632,9 @@ def test_functions_recorded_whole_give_the_general_paths_results(
             out = call(x)
             if out.dtype.kind == "b":  # a comparison: no derivative, kept in the value
                 return fnp.sum(fnp.where(out, x, 0.0))
-            weights = WEIGHTS.astype(dtype).ravel()[:out.size].reshape(out.shape)
-            if out.size > WEIGHTS.size:
-                weights = dtype(0.5)
+            weights = (WEIGHTS.astype(dtype).ravel()[:out.size].reshape(out.shape)
+                       if out.size <= WEIGHTS.size else np.linspace(-1, 1, out.size).astype(
+                           dtype).reshape(out.shape))
             return fnp.sum(out * weights)
 
         value_and_grad = ft.value_and_grad(loss)

@@ -32,6 +32,7 @@ from functrans.numpy._util import (
     to_inexact_dtype,
 )
 from functrans.numpy._util import operand as _operand
+from functrans.transforms.tape import one_entry
 
 _int64 = np.dtype(np.int64)
 
@@ -323,6 +324,7 @@ def _edge_values(value: Any, a: Array, axis: int, fname: str, argname: str) -> A
     return value
 
 
+@one_entry(1)
 def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Array:
     """The `n`-th discrete difference along `axis` (``not_equal`` for booleans)."""
     a = _operand(a, "diff")

@@ -132,6 +132,7 @@ def matmul(a: Any, b: Any) -> Array:
     return _dot_general(a, b, ((k + 1,), (k,)), (tuple(range(k)), tuple(range(k))))
 
 
+@one_entry(2)
 def vdot(a: Any, b: Any) -> Array:
     """Dot product of the flattened arrays (conjugating `a`)."""
     a, b = _operands("vdot", a, b)
@@ -147,6 +148,7 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
     return _reductions.sum(_ufuncs.multiply(_ufuncs.conjugate(x1), x2), axis=axis)
 
 
+@one_entry(2)
 def inner(a: Any, b: Any) -> Array:
     """Contract the last axes of `a` and `b`."""
     a, b = _operands("inner", a, b)
@@ -157,6 +159,7 @@ def inner(a: Any, b: Any) -> Array:
     return _dot_general(a, b, ((len(sa) - 1,), (len(sb) - 1,)))
 
 
+@one_entry(2)
 def outer(a: Any, b: Any) -> Array:
     """``a.ravel()[:, None] * b.ravel()[None, :]``."""
     a, b = _operands("outer", a, b)
@@ -165,6 +168,7 @@ def outer(a: Any, b: Any) -> Array:
     return _ufuncs.multiply(a, b)
 
 
+@one_entry(2)
 def tensordot(a: Any, b: Any, axes: Any = 2) -> Array:
     """Contract `axes` of `a` with `axes` of `b`: an int N (the last N of `a`
     with the first N of `b`) or a pair of axis sequences."""
@@ -225,6 +229,7 @@ class _EinsumPlan(NamedTuple):
 _Term = tuple[int, str]
 
 
+@one_entry(16)
 def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy", precision: Any = None,
            preferred_element_type: Any = None) -> Array:
     """Einstein summation, as ``numpy.einsum``: ``einsum('ij,jk->ik', a, b)``.

@@ -382,12 +382,14 @@ def _cumulative(a: Any, axis: Any, dtype: Any, fname: str, lax_name: str) -> Arr
     return getattr(lax, lax_name)(a, ax)
 
 
+@one_entry(1)
 def cumsum(a: Any, axis: Any = None, dtype: Any = None, out: None = None) -> Array:
     """Cumulative sum along `axis` (of the flattened array for None)."""
     _check_out(out, "cumsum")
     return _cumulative(a, axis, dtype, "cumsum", "cumsum")
 
 
+@one_entry(1)
 def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: None = None) -> Array:
     """Cumulative product along `axis` (of the flattened array for None)."""
     _check_out(out, "cumprod")

@@ -420,6 +420,7 @@ def vsplit(ary: Any, indices_or_sections: Any) -> list[Array]:
 
 # ------------------------------------------------------------------ reordering
 
+@one_entry(1)
 def flip(m: Any, axis: Any = None) -> Array:
     """`m` with the order of elements reversed along `axis` (all axes for None)."""
     m = _operand(m, "flip", "m")
@@ -427,6 +428,7 @@ def flip(m: Any, axis: Any = None) -> Array:
     return lax.rev(m, axes) if axes else m
 
 
+@one_entry(1)
 def fliplr(m: Any) -> Array:
     """Reverse the order of columns (axis 1)."""
     m = _operand(m, "fliplr", "m")
@@ -436,6 +438,7 @@ def fliplr(m: Any) -> Array:
     return flip(m, 1)
 
 
+@one_entry(1)
 def flipud(m: Any) -> Array:
     """Reverse the order of rows (axis 0)."""
     m = _operand(m, "flipud", "m")
@@ -463,6 +466,7 @@ def rot90(m: Any, k: int = 1, axes: tuple[int, int] = (0, 1)) -> Array:
     return flip(lax.transpose(m, tuple(perm)), a1)
 
 
+@one_entry(1)
 def roll(a: Any, shift: Any, axis: Any = None) -> Array:
     """Elements of `a` shifted cyclically by `shift` along `axis` (flattened for None)."""
     a = _operand(a, "roll")
@@ -493,6 +497,7 @@ def _roll_axis(a: Array, shift: Any, axis: int) -> Array:
     return concatenate([slice_axis(a, axis, n - s, n), slice_axis(a, axis, 0, n - s)], axis)
 
 
+@one_entry(1)
 def tile(A: Any, reps: Any) -> Array:  # noqa: N803  (NumPy's name)
     """`A` repeated `reps` times along each axis (whole copies)."""
     A = _operand(A, "tile", "A")
@@ -507,6 +512,7 @@ def tile(A: Any, reps: Any) -> Array:  # noqa: N803  (NumPy's name)
     return lax.reshape(expanded, tuple(r * d for r, d in zip(reps, shape, strict=True)))
 
 
+@one_entry(1)
 def repeat(a: Any, repeats: Any, axis: Any = None, *,
            total_repeat_length: int | None = None) -> Array:
     """Each element of `a` repeated `repeats` times along `axis` (flattened for None).
@@ -549,6 +555,7 @@ def _repeat_uniform(a: Array, r: int, ax: int) -> Array:
 _INDEX_PAD_MODES = ("edge", "reflect", "symmetric", "wrap")
 
 
+@one_entry(1)
 def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Array:
     """`array` padded by `pad_width` (NumPy's forms: an int, a pair, or one pair
     per axis). Modes: 'constant' (``constant_values``), 'empty' (zeros),
@@ -627,6 +634,7 @@ def _pad_constant(array: Array, widths: list[tuple[int, int]], values: Any) -> A
 
 # ------------------------------------------------------------------ diagonals and triangles
 
+@one_entry(1)
 def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Array:
     """The diagonal of the `axis1`/`axis2` planes, as a new last axis.
 
@@ -656,6 +664,7 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Array:
     return slice_axis(flat, len(shape) - 2, start, stop, m + 1)
 
 
+@one_entry(1)
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
           out: None = None) -> Array:
     """Sum along the diagonal (see diagonal)."""
@@ -700,11 +709,13 @@ def _triangle(m: Any, k: int, fname: str, lower: bool) -> Array:
     return lax.select(mask, m, np.zeros(shape, dtype_of(m)))
 
 
+@one_entry(1)
 def tril(m: Any, k: int = 0) -> Array:
     """`m` with the elements above the `k`-th diagonal zeroed (last two axes)."""
     return _triangle(m, k, "tril", lower=True)
 
 
+@one_entry(1)
 def triu(m: Any, k: int = 0) -> Array:
     """`m` with the elements below the `k`-th diagonal zeroed (last two axes)."""
     return _triangle(m, k, "triu", lower=False)

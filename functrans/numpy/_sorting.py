@@ -22,6 +22,7 @@ from functrans.numpy._util import (
     to_inexact_dtype,
 )
 from functrans.primitives import sort as sort_primitives  # argsort is not a lax name
+from functrans.transforms.tape import one_entry
 
 _int64 = np.dtype(np.int64)
 
@@ -36,6 +37,7 @@ def _along_axis(a: Any, axis: Any, fname: str) -> tuple[Array, int]:
     return a, canonicalize_axis(axis, ndim_of(a), fname)
 
 
+@one_entry(1)
 def sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *,
          stable: bool = True, descending: bool = False) -> Array:
     """`a` sorted along `axis` (flattened for None); nans sort to the end."""

@@ -136,6 +136,7 @@ def _identity_like(a: Array) -> Array:
 
 # ------------------------------------------------------------------ Cholesky and solves
 
+@one_entry(1)
 def cholesky(a: Any, *, upper: bool = False, symmetrize_input: bool = True) -> Array:
     """The Cholesky factor of Hermitian positive-definite matrices: L with A = L L^H, or
     U = L^H with `upper` (as ``jax.numpy.linalg.cholesky``).
@@ -176,6 +177,7 @@ def _solve_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
 _solve.defjvp(_solve_jvp, symbolic_zeros=True)
 
 
+@one_entry(2)
 def solve(a: Any, b: Any) -> Array:
     """The solution X of A X = B (as ``jax.numpy.linalg.solve``): one LU factorisation and
     two triangular solves; its derivative reuses the factorisation.
@@ -204,6 +206,7 @@ def solve(a: Any, b: Any) -> Array:
     return _reshape(x, batch + (n,)) if vector else x
 
 
+@one_entry(1)
 def inv(a: Any) -> Array:
     """The inverse of square matrices: ``solve(a, I)`` (inf or NaN if singular)."""
     a = _matrix(a, "inv", square=True)
@@ -287,6 +290,7 @@ def _det_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
 _det.defjvp(_det_jvp)
 
 
+@one_entry(1)
 def det(a: Any) -> Array:
     """The determinant of square matrices, from an LU factorisation (as
     ``jax.numpy.linalg.det``). Its gradient is the adjugate's transpose, finite at
@@ -515,6 +519,7 @@ def _pinv_jvp(rtol: Any, hermitian: bool, primals: tuple, tangents: tuple
     return p, p_dot
 
 
+@one_entry(1)
 def pinv(a: Any, rtol: Any = None, hermitian: bool = False, *, rcond: Any = None) -> Array:
     """The Moore-Penrose pseudo-inverse, from the SVD (as ``jax.numpy.linalg.pinv``):
     singular values at or below ``rtol * max(s)`` (default ``max(m, n) * eps``) are
@@ -536,6 +541,7 @@ def pinv(a: Any, rtol: Any = None, hermitian: bool = False, *, rcond: Any = None
 
 # ------------------------------------------------------------------ powers, rank, cond
 
+@one_entry(1)
 def matrix_power(a: Any, n: int) -> Array:
     """a raised to the integer power `n` by repeated squaring (``n < 0``: of ``inv(a)``;
     ``n == 0``: the identity). Integer matrices stay integer for ``n >= 0``."""
@@ -834,11 +840,13 @@ def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Array
     return norm(x, ord, (-2, -1), keepdims)
 
 
+@one_entry(1)
 def diagonal(x: Any, /, *, offset: int = 0) -> Array:
     """The diagonals of the last two axes."""
     return _diagonal(x, offset, -2, -1)
 
 
+@one_entry(1)
 def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Array:
     """The traces of the last two axes."""
     return _trace(x, offset, -2, -1, dtype)
