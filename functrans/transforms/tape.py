@@ -955,6 +955,13 @@ def _walk_backwards(rules: list[Any], entries: list[Any], cts: dict[int, Any], c
             if ct is None:
                 continue
             cts_in = rule.backward_one(residuals, ct)
+            if len(traced_in) == 1:  # the common case: one cotangent to pass on
+                index = traced_in[0]
+                ct = cts_in[0]
+                if ct is not None:
+                    previous = cts.get(index)
+                    cts[index] = ct if previous is None else previous + ct
+                continue
         else:
             cts_out = [pop(i, None) for i in traced_out]
             if all(ct is None for ct in cts_out):
