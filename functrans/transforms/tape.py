@@ -380,6 +380,8 @@ def _count_scalar_values(fn: Any) -> None:
     met = _values_met[fn] = _values_met.get(fn, 0) + 1
     if met > _VALUES_PER_FUNCTION:
         _scalars_by_type.add(fn)
+
+
 #: the static argument types a function recorded as one entry is keyed by
 _STATIC_TYPES = frozenset({int, bool, complex, str, type(None), type(Ellipsis), np.dtype,
                            np.int64, np.int32})

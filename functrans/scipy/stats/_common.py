@@ -16,10 +16,15 @@ from functrans.numpy._util import (
     shape_of,
     to_inexact_dtype,
 )
+from functrans.transforms.tape import one_entry
 
 LOG_2 = math.log(2.0)
 LOG_PI = math.log(math.pi)
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+#: how a distribution's function is recorded on the tape: as one entry, its data and
+#: parameters (by position or keyword) its operands
+recorded_whole = one_entry(n_operands=8, keywords=True)
 
 
 def promote(fname: str, *args: Any) -> list[Array]:

@@ -8,13 +8,12 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
 from functrans.scipy import special
-from functrans.scipy.stats._common import outside_unit_interval, promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import outside_unit_interval, promote, recorded_whole
 
 __all__ = ["logpmf", "pmf", "cdf", "ppf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logpmf(k: Any, p: Any, loc: Any = 0) -> Array:
     """``log p`` at k - loc = 1, ``log(1 - p)`` at 0, -inf elsewhere."""
@@ -24,13 +23,13 @@ def logpmf(k: Any, p: Any, loc: Any = 0) -> Array:
     return fnp.where((outcome < 0) | (outcome > 1), -fnp.inf, log_probability)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pmf(k: Any, p: Any, loc: Any = 0) -> Array:
     """Probability of the outcome k - loc."""
     return fnp.exp(logpmf(k, p, loc))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(k: Any, p: Any) -> Array:
     """0 below 0, 1 - p on [0, 1), 1 from 1 (NaN for p outside [0, 1])."""
     k, p = promote("bernoulli.cdf", k, p)
@@ -38,7 +37,7 @@ def cdf(k: Any, p: Any) -> Array:
     return fnp.where(fnp.isnan(k) | outside_unit_interval(p), fnp.nan, value)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def ppf(q: Any, p: Any) -> Array:
     """The smallest outcome whose CDF reaches q: 0 for q <= 1 - p, else 1 (also 0 at
     q = 0, as in JAX; SciPy gives -1 there)."""

@@ -11,13 +11,12 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
 from functrans.scipy import special
-from functrans.scipy.stats._common import promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import promote, recorded_whole
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logpdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the density ``y**(a-1) (1-y)**(b-1) / (B(a, b) scale)``; -inf outside
@@ -31,7 +30,7 @@ def logpdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return fnp.where(invalid, fnp.nan, fnp.where(inside, log_density, -fnp.inf))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Beta density."""
     return fnp.exp(logpdf(x, a, b, loc, scale))
@@ -44,28 +43,28 @@ def _clipped(fname: str, x: Any, a: Any, b: Any, loc: Any, scale: Any) -> tuple:
     return a, b, fnp.where(y < 0, 0.0, fnp.where(y > 1, 1.0, y))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function ``betainc(a, b, y)``."""
     a, b, y = _clipped("beta.cdf", x, a, b, loc, scale)
     return special.betainc(a, b, y)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logcdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF."""
     return fnp.log(cdf(x, a, b, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def sf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function ``betainc(b, a, 1 - y)``, accurate in the upper tail."""
     a, b, y = _clipped("beta.sf", x, a, b, loc, scale)
     return special.betainc(b, a, 1.0 - y)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logsf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function."""

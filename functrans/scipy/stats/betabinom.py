@@ -8,13 +8,12 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
 from functrans.scipy import special
-from functrans.scipy.stats._common import promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import promote, recorded_whole
 
 __all__ = ["logpmf", "pmf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logpmf(k: Any, n: Any, a: Any, b: Any, loc: Any = 0) -> Array:
     """Log of ``C(n, y) B(y + a, n - y + b) / B(a, b)`` for y = floor(k) - loc in
@@ -29,7 +28,7 @@ def logpmf(k: Any, n: Any, a: Any, b: Any, loc: Any = 0) -> Array:
     return fnp.where((n < 0) | (a <= 0) | (b <= 0), fnp.nan, value)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pmf(k: Any, n: Any, a: Any, b: Any, loc: Any = 0) -> Array:
     """Probability of floor(k) - loc successes."""
     return fnp.exp(logpmf(k, n, a, b, loc))

@@ -11,13 +11,17 @@ from typing import Any
 
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
-from functrans.scipy.stats._common import outside_unit_interval, promote, standardize
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import (
+    outside_unit_interval,
+    promote,
+    recorded_whole,
+    standardize,
+)
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the Cauchy density."""
     x, loc, scale = promote("cauchy.logpdf", x, loc, scale)
@@ -25,7 +29,7 @@ def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return -fnp.log1p(z * z) - fnp.log(scale) - math.log(math.pi)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cauchy density."""
     return fnp.exp(logpdf(x, loc, scale))
@@ -35,28 +39,28 @@ def _standard_cdf(z: Array) -> Array:
     return fnp.arctan2(1.0, -z) / math.pi
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function."""
     x, loc, scale = promote("cauchy.cdf", x, loc, scale)
     return _standard_cdf(standardize(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF."""
     return fnp.log(cdf(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function ``1 - cdf``."""
     x, loc, scale = promote("cauchy.sf", x, loc, scale)
     return _standard_cdf(-standardize(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function."""
@@ -74,14 +78,14 @@ def _standard_ppf(q: Array) -> Array:
     return fnp.where(outside_unit_interval(q), fnp.nan, value)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Quantile function (NaN outside [0, 1])."""
     q, loc, scale = promote("cauchy.ppf", q, loc, scale)
     return loc + scale * _standard_ppf(q)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def isf(q: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Inverse survival function."""
     q, loc, scale = promote("cauchy.isf", q, loc, scale)

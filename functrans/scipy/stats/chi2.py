@@ -7,8 +7,7 @@ from typing import Any
 
 from functrans.numpy._util import Array
 from functrans.scipy.stats import gamma
-from functrans.scipy.stats._common import promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import promote, recorded_whole
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"]
 
@@ -18,37 +17,37 @@ def _as_gamma(fname: str, x: Any, df: Any, loc: Any, scale: Any) -> tuple:
     return x, 0.5 * df, loc, 2.0 * scale
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the chi-squared density."""
     return gamma.logpdf(*_as_gamma("chi2.logpdf", x, df, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Chi-squared density."""
     return gamma.pdf(*_as_gamma("chi2.pdf", x, df, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function."""
     return gamma.cdf(*_as_gamma("chi2.cdf", x, df, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logcdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF."""
     return gamma.logcdf(*_as_gamma("chi2.logcdf", x, df, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def sf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function, accurate in the upper tail."""
     return gamma.sf(*_as_gamma("chi2.sf", x, df, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logsf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function."""
     return gamma.logsf(*_as_gamma("chi2.logsf", x, df, loc, scale))

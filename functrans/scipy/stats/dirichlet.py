@@ -17,14 +17,14 @@ from functrans.numpy._util import (
     to_inexact_dtype,
 )
 from functrans.scipy import special
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import recorded_whole
 
 __all__ = ["logpdf", "pdf"]
 
 _SIMPLEX_TOLERANCE = 1e-6  # how far from 1 the coordinates' sum may be, as in JAX
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logpdf(x: Any, alpha: Any) -> Array:
     """Log of the Dirichlet density ``prod x_i**(alpha_i - 1) / B(alpha)``; -inf
@@ -51,7 +51,7 @@ def logpdf(x: Any, alpha: Any) -> Array:
     return fnp.where(on_simplex, log_density, -fnp.inf)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, alpha: Any) -> Array:
     """Dirichlet density."""
     return fnp.exp(logpdf(x, alpha))

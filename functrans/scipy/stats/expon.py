@@ -7,8 +7,7 @@ from typing import Any
 
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
-from functrans.scipy.stats._common import log1mexp, outside_unit_interval, promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import log1mexp, outside_unit_interval, promote, recorded_whole
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf"]
 
@@ -20,27 +19,27 @@ def _standardized(fname: str, x: Any, loc: Any, scale: Any) -> tuple[Array, Arra
     return inside, fnp.where(inside, (x - loc) / scale, 0.0), scale
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the density ``exp(-(x - loc) / scale) / scale`` for x >= loc."""
     inside, z, scale = _standardized("expon.logpdf", x, loc, scale)
     return fnp.where(inside, -z - fnp.log(scale), -fnp.inf)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Exponential density."""
     return fnp.exp(logpdf(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function ``1 - exp(-z)``."""
     _, z, _ = _standardized("expon.cdf", x, loc, scale)
     return -fnp.expm1(-z)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF (-inf below loc)."""
@@ -48,20 +47,20 @@ def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return log1mexp(-z)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function ``exp(-z)``."""
     return fnp.exp(logsf(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function, ``-z`` (0 below loc)."""
     _, z, _ = _standardized("expon.logsf", x, loc, scale)
     return -z
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Quantile function ``loc - scale log(1 - q)`` (NaN outside [0, 1])."""

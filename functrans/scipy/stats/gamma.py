@@ -11,8 +11,7 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
 from functrans.scipy import special
-from functrans.scipy.stats._common import promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import promote, recorded_whole
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"]
 
@@ -25,7 +24,7 @@ def _standardized(fname: str, x: Any, a: Any, loc: Any, scale: Any
     return inside, fnp.where(inside, (x - loc) / scale, 0.0), a, scale
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logpdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the density ``y**(a-1) exp(-y) / (Gamma(a) scale)``."""
@@ -34,34 +33,34 @@ def logpdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return fnp.where(inside, log_density, -fnp.inf)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Gamma density."""
     return fnp.exp(logpdf(x, a, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function ``gammainc(a, y)``."""
     _, y, a, _ = _standardized("gamma.cdf", x, a, loc, scale)
     return special.gammainc(a, y)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logcdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF."""
     return fnp.log(cdf(x, a, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def sf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function ``gammaincc(a, y)``, accurate in the upper tail."""
     _, y, a, _ = _standardized("gamma.sf", x, a, loc, scale)
     return special.gammaincc(a, y)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logsf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function."""

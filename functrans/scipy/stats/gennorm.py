@@ -11,26 +11,25 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array
 from functrans.scipy import special
-from functrans.scipy.stats._common import promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import promote, recorded_whole
 
 __all__ = ["logpdf", "pdf", "cdf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, beta: Any) -> Array:
     """Log of the generalized normal density."""
     x, beta = promote("gennorm.logpdf", x, beta)
     return fnp.log(0.5 * beta) - special.gammaln(1.0 / beta) - fnp.abs(x) ** beta
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, beta: Any) -> Array:
     """Generalized normal density."""
     return fnp.exp(logpdf(x, beta))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, beta: Any) -> Array:
     """Cumulative distribution function."""
     x, beta = promote("gennorm.cdf", x, beta)

@@ -8,13 +8,12 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
 from functrans.scipy import special
-from functrans.scipy.stats._common import promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import promote, recorded_whole
 
 __all__ = ["logpmf", "pmf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logpmf(k: Any, p: Any, loc: Any = 0) -> Array:
     """Log of ``(1 - p)**(y - 1) p`` for y = k - loc >= 1 (-inf below)."""
@@ -25,7 +24,7 @@ def logpmf(k: Any, p: Any, loc: Any = 0) -> Array:
     return fnp.where(y >= 1, log_probability, -fnp.inf)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pmf(k: Any, p: Any, loc: Any = 0) -> Array:
     """Probability that the first success is trial k - loc."""
     return fnp.exp(logpmf(k, p, loc))

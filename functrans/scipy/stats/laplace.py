@@ -7,20 +7,25 @@ from typing import Any
 
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
-from functrans.scipy.stats._common import LOG_2, outside_unit_interval, promote, standardize
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import (
+    LOG_2,
+    outside_unit_interval,
+    promote,
+    recorded_whole,
+    standardize,
+)
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the Laplace density ``exp(-|x - loc| / scale) / (2 scale)``."""
     x, loc, scale = promote("laplace.logpdf", x, loc, scale)
     return -fnp.abs(standardize(x, loc, scale)) - fnp.log(2.0 * scale)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Laplace density."""
     return fnp.exp(logpdf(x, loc, scale))
@@ -43,35 +48,35 @@ def _standard_logcdf(z: Array) -> Array:
     return fnp.where(lower, z_low - LOG_2, fnp.log1p(-0.5 * fnp.exp(-z_high)))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function."""
     x, loc, scale = promote("laplace.cdf", x, loc, scale)
     return _standard_cdf(standardize(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF."""
     x, loc, scale = promote("laplace.logcdf", x, loc, scale)
     return _standard_logcdf(standardize(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function ``1 - cdf``."""
     x, loc, scale = promote("laplace.sf", x, loc, scale)
     return _standard_cdf(-standardize(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function."""
     x, loc, scale = promote("laplace.logsf", x, loc, scale)
     return _standard_logcdf(-standardize(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Quantile function (NaN outside [0, 1])."""

@@ -9,8 +9,7 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array
 from functrans.scipy import special
-from functrans.scipy.stats._common import HALF_LOG_2PI, promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import HALF_LOG_2PI, promote, recorded_whole
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf"]
 
@@ -23,7 +22,7 @@ def _log_standardized(fname: str, x: Any, s: Any, loc: Any, scale: Any
     return inside, fnp.log(fnp.where(inside, (x - loc) / scale, 1.0)), s, scale
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, s: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the log-normal density (-inf for x <= loc)."""
     inside, log_y, s, scale = _log_standardized("lognorm.logpdf", x, s, loc, scale)
@@ -32,41 +31,41 @@ def logpdf(x: Any, s: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return fnp.where(inside, log_density, -fnp.inf)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, s: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log-normal density."""
     return fnp.exp(logpdf(x, s, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, s: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function ``ndtr(log(y) / s)`` (0 for x <= loc)."""
     inside, log_y, s, _ = _log_standardized("lognorm.cdf", x, s, loc, scale)
     return fnp.where(inside, special.ndtr(log_y / s), 0.0)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logcdf(x: Any, s: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF (-inf for x <= loc)."""
     inside, log_y, s, _ = _log_standardized("lognorm.logcdf", x, s, loc, scale)
     return fnp.where(inside, special.log_ndtr(log_y / s), -fnp.inf)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def sf(x: Any, s: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function (1 for x <= loc)."""
     inside, log_y, s, _ = _log_standardized("lognorm.sf", x, s, loc, scale)
     return fnp.where(inside, special.ndtr(-log_y / s), 1.0)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logsf(x: Any, s: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function (0 for x <= loc)."""
     inside, log_y, s, _ = _log_standardized("lognorm.logsf", x, s, loc, scale)
     return fnp.where(inside, special.log_ndtr(-log_y / s), 0.0)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def ppf(q: Any, s: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Quantile function ``loc + scale exp(s ndtri(q))`` (NaN outside [0, 1])."""
     q, s, loc, scale = promote("lognorm.ppf", q, s, loc, scale)

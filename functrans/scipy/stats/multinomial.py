@@ -10,13 +10,12 @@ import numpy as np
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, cast, dtype_of, operand, quiet
 from functrans.scipy import special
-from functrans.scipy.stats._common import promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import promote, recorded_whole
 
 __all__ = ["logpmf", "pmf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logpmf(x: Any, n: Any, p: Any) -> Array:
     """Log of ``n! prod p_i**x_i / x_i!`` for integer counts `x` (last axis) summing
@@ -33,7 +32,7 @@ def logpmf(x: Any, n: Any, p: Any) -> Array:
     return fnp.where(fnp.sum(counts, axis=-1) == trials, log_probability, -fnp.inf)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pmf(x: Any, n: Any, p: Any) -> Array:
     """Probability of the counts `x`."""
     return fnp.exp(logpmf(x, n, p))

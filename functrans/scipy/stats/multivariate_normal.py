@@ -25,8 +25,7 @@ from functrans.numpy._util import (
     shape_of,
     to_inexact_dtype,
 )
-from functrans.scipy.stats._common import HALF_LOG_2PI
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import HALF_LOG_2PI, recorded_whole
 
 __all__ = ["logpdf", "pdf"]
 
@@ -48,7 +47,7 @@ def _standardize(factor: Array, residual: Array) -> Array:
     return solved[..., 0, :]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, mean: Any, cov: Any, allow_singular: None = None) -> Array:
     """Log of the density of N(mean, cov) at `x`.
 
@@ -79,7 +78,7 @@ def logpdf(x: Any, mean: Any, cov: Any, allow_singular: None = None) -> Array:
             - n * HALF_LOG_2PI)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, mean: Any, cov: Any) -> Array:
     """Density of N(mean, cov) at `x`."""
     return fnp.exp(logpdf(x, mean, cov))

@@ -8,13 +8,12 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
 from functrans.scipy import special
-from functrans.scipy.stats._common import promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import promote, recorded_whole
 
 __all__ = ["logpmf", "pmf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logpmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Array:
     """Log of ``Gamma(y + n) / (Gamma(n) y!) p**n (1 - p)**y`` for y = k - loc >= 0."""
@@ -27,7 +26,7 @@ def logpmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Array:
     return fnp.where(y >= 0, log_choose + log_powers, -fnp.inf)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Array:
     """Probability of k - loc failures before the n-th success."""
     return fnp.exp(logpmf(k, n, p, loc))

@@ -11,13 +11,12 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array
 from functrans.scipy import special
-from functrans.scipy.stats._common import HALF_LOG_2PI, promote, standardize
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import HALF_LOG_2PI, promote, recorded_whole, standardize
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the probability density of N(loc, scale**2) at `x`."""
     x, loc, scale = promote("norm.logpdf", x, loc, scale)
@@ -25,48 +24,48 @@ def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return -0.5 * z * z - fnp.log(scale) - HALF_LOG_2PI
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Probability density of N(loc, scale**2) at `x`."""
     return fnp.exp(logpdf(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function."""
     x, loc, scale = promote("norm.cdf", x, loc, scale)
     return special.ndtr(standardize(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF, accurate in the lower tail (``log_ndtr``)."""
     x, loc, scale = promote("norm.logcdf", x, loc, scale)
     return special.log_ndtr(standardize(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function ``1 - cdf``, accurate in the upper tail."""
     x, loc, scale = promote("norm.sf", x, loc, scale)
     return special.ndtr(-standardize(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function, accurate in the upper tail."""
     x, loc, scale = promote("norm.logsf", x, loc, scale)
     return special.log_ndtr(-standardize(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Quantile function, the inverse of the CDF (NaN outside [0, 1])."""
     q, loc, scale = promote("norm.ppf", q, loc, scale)
     return special.ndtri(q) * scale + loc
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def isf(q: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Inverse survival function, ``ppf(1 - q)`` without rounding 1 - q."""
     q, loc, scale = promote("norm.isf", q, loc, scale)

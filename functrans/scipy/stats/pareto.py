@@ -7,8 +7,7 @@ from typing import Any
 
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
-from functrans.scipy.stats._common import log1mexp, outside_unit_interval, promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import log1mexp, outside_unit_interval, promote, recorded_whole
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf"]
 
@@ -21,27 +20,27 @@ def _log_standardized(fname: str, x: Any, b: Any, loc: Any, scale: Any
     return inside, fnp.log(fnp.where(inside, (x - loc) / scale, 1.0)), b, scale
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the Pareto density with shape `b`."""
     inside, log_y, b, scale = _log_standardized("pareto.logpdf", x, b, loc, scale)
     return fnp.where(inside, fnp.log(b / scale) - (b + 1.0) * log_y, -fnp.inf)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Pareto density."""
     return fnp.exp(logpdf(x, b, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function ``1 - y**-b``."""
     inside, log_y, b, _ = _log_standardized("pareto.cdf", x, b, loc, scale)
     return fnp.where(inside, -fnp.expm1(-b * log_y), 0.0)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logcdf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF (-inf below the support)."""
@@ -49,20 +48,20 @@ def logcdf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return fnp.where(inside, log1mexp(-b * log_y), -fnp.inf)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logsf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function, ``-b log y`` (0 below the support)."""
     _, log_y, b, _ = _log_standardized("pareto.logsf", x, b, loc, scale)
     return -b * log_y
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def sf(x: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function ``y**-b``."""
     return fnp.exp(logsf(x, b, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def ppf(q: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Quantile function ``loc + scale (1 - q)**(-1/b)`` (NaN outside [0, 1])."""

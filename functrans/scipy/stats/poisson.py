@@ -10,13 +10,12 @@ import numpy as np
 import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
 from functrans.scipy import special
-from functrans.scipy.stats._common import promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import promote, recorded_whole
 
 __all__ = ["logpmf", "pmf", "cdf", "entropy"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logpmf(k: Any, mu: Any, loc: Any = 0) -> Array:
     """Log of the probability ``mu**k exp(-mu) / k!`` of k - loc events (-inf where
@@ -29,13 +28,13 @@ def logpmf(k: Any, mu: Any, loc: Any = 0) -> Array:
     return fnp.where(in_support, log_probability, -fnp.inf)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pmf(k: Any, mu: Any, loc: Any = 0) -> Array:
     """Probability of k - loc events."""
     return fnp.exp(logpmf(k, mu, loc))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(k: Any, mu: Any, loc: Any = 0) -> Array:
     """Cumulative distribution function, ``gammaincc(floor(k - loc) + 1, mu)``;
     differentiable in mu."""
@@ -52,7 +51,7 @@ _SUMMED_BELOW = 300.0
 _MAX_COUNT = int(_SUMMED_BELOW + 12 * math.sqrt(_SUMMED_BELOW) + 30)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def entropy(mu: Any, loc: Any = 0) -> Array:
     """The entropy of the distribution (in nats); `loc` does not change it."""
     mu, loc = promote("poisson.entropy", mu, loc)

@@ -8,13 +8,12 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array
 from functrans.scipy import special
-from functrans.scipy.stats._common import promote, standardize
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import promote, recorded_whole, standardize
 
 __all__ = ["logpdf", "pdf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the density of the t distribution with `df` degrees of freedom."""
     x, df, loc, scale = promote("t.logpdf", x, df, loc, scale)
@@ -25,7 +24,7 @@ def logpdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return -normalizer - (half_df + 0.5) * fnp.log1p(z * z / df)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Density of the t distribution with `df` degrees of freedom."""
     return fnp.exp(logpdf(x, df, loc, scale))

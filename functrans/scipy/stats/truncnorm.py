@@ -12,8 +12,7 @@ import functrans.numpy as fnp
 from functrans.numpy._util import Array, quiet
 from functrans.scipy import special
 from functrans.scipy.stats import norm
-from functrans.scipy.stats._common import log1mexp, promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import log1mexp, promote, recorded_whole
 
 __all__ = ["logpdf", "pdf", "logcdf", "cdf", "logsf", "sf"]
 
@@ -36,7 +35,7 @@ def _log_gauss_mass(a: Array, b: Array) -> Array:
     return fnp.where(in_a_tail, in_tail, central)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logpdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the truncated normal density (-inf outside [a, b], NaN when a >= b)."""
@@ -47,13 +46,13 @@ def logpdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return fnp.where(a >= b, fnp.nan, value)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Truncated normal density."""
     return fnp.exp(logpdf(x, a, b, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 @quiet
 def logcdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the CDF: from the mass below x, or, near 1, as ``log1p(-sf)`` from the
@@ -70,20 +69,20 @@ def logcdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return fnp.where(a >= b, fnp.nan, value)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function."""
     return fnp.exp(logcdf(x, a, b, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logsf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Log of the survival function (by reflection: the log-CDF of -x on [-b, -a])."""
     x, a, b, loc, scale = promote("truncnorm.logsf", x, a, b, loc, scale)
     return logcdf(-x, -b, -a, -loc, scale)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def sf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Survival function."""
     return fnp.exp(logsf(x, a, b, loc, scale))

@@ -6,13 +6,12 @@ from typing import Any
 
 import functrans.numpy as fnp
 from functrans.numpy._util import Array
-from functrans.scipy.stats._common import outside_unit_interval, promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import outside_unit_interval, promote, recorded_whole
 
 __all__ = ["logpdf", "pdf", "cdf", "ppf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """``-log(scale)`` on [loc, loc + scale], -inf outside."""
     x, loc, scale = promote("uniform.logpdf", x, loc, scale)
@@ -20,13 +19,13 @@ def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return fnp.where(outside, -fnp.inf, -fnp.log(scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """``1 / scale`` on [loc, loc + scale], 0 outside."""
     return fnp.exp(logpdf(x, loc, scale))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Cumulative distribution function: 0 below loc, 1 above loc + scale."""
     x, loc, scale = promote("uniform.cdf", x, loc, scale)
@@ -35,7 +34,7 @@ def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Array:
     return fnp.where(x < loc, 0.0, fnp.where(inside, fraction, 1.0))
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Array:
     """Quantile function ``loc + scale q`` (NaN outside [0, 1])."""
     q, loc, scale = promote("uniform.ppf", q, loc, scale)

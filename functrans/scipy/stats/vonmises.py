@@ -9,13 +9,12 @@ from typing import Any
 import functrans.numpy as fnp
 from functrans.numpy._util import Array
 from functrans.scipy import special
-from functrans.scipy.stats._common import promote
-from functrans.transforms.tape import one_entry
+from functrans.scipy.stats._common import promote, recorded_whole
 
 __all__ = ["logpdf", "pdf"]
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def logpdf(x: Any, kappa: Any) -> Array:
     """Log of the von Mises density with concentration `kappa` > 0 (NaN otherwise).
     ``i0e`` keeps it finite for large kappa."""
@@ -26,7 +25,7 @@ def logpdf(x: Any, kappa: Any) -> Array:
     return fnp.where(kappa > 0, log_density, fnp.nan)
 
 
-@one_entry(8, keywords=True)
+@recorded_whole
 def pdf(x: Any, kappa: Any) -> Array:
     """von Mises density."""
     return fnp.exp(logpdf(x, kappa))
