@@ -492,12 +492,12 @@ SPECIAL_CALLS: dict[str, list[tuple[str, Any]]] = {
     "concatenate": [("[x, row[None]]", lambda f, x: f([x, ROW[None]])),
                     ("(x, x), 1", lambda f, x: f((x, x), 1))],
     "stack": [("[x, x[::-1]]", lambda f, x: f([x, x[::-1]])), ("(x, A), -1", lambda f, x: f(
-        (x, A.astype(x.dtype)), -1))],
-    "hstack": [("[x, x]", lambda f, x: f([x, x]))],
+        (x, A.astype(x.dtype)), -1)), ("[x[0, 0], 1.0]", lambda f, x: f([x[0, 0], 1.0]))],
+    "hstack": [("[x, x]", lambda f, x: f([x, x])), ("[x[0], 1.0]", lambda f, x: f([x[0], 1.0]))],
     "vstack": [("[x, row]", lambda f, x: f([x, ROW.astype(x.dtype)]))],
     "column_stack": [("[x, x]", lambda f, x: f([x, x]))],
     "dot": [("x, x.T", lambda f, x: f(x, x.T)), ("x, row", lambda f, x: f(x, ROW)),
-            ("row, x.T", lambda f, x: f(ROW, x.T))],
+            ("row, x.T", lambda f, x: f(ROW, x.T)), ("x, 2.0", lambda f, x: f(x, 2.0))],
     "power": [("x, 2", lambda f, x: f(x, 2)), ("x, 3", lambda f, x: f(x, 3)),
               ("x, 0.5", lambda f, x: f(x, 0.5)), ("2.0, x", lambda f, x: f(2.0, x))],
     "broadcast_to": [("x, (3, 2, 3)", lambda f, x: f(x, (3, 2, 3)))],
@@ -514,13 +514,17 @@ SPECIAL_CALLS: dict[str, list[tuple[str, Any]]] = {
     "linalg.norm": [("x", lambda f, x: f(x)), ("x, axis=1", lambda f, x: f(x, axis=1)),
                     ("x, 1, 0", lambda f, x: f(x, 1, 0)), ("x, 'fro'", lambda f, x: f(x, "fro"))],
 }
-SPECIAL_CALLS["matmul"] = SPECIAL_CALLS["dot"]
+SPECIAL_CALLS["matmul"] = SPECIAL_CALLS["dot"][:3]  # (no scalars: matmul rejects them)
 SQUARE = np.array([[2.0, 0.5], [0.25, 1.5]])  # x[:, :2] + SQUARE: well conditioned
 SPECIAL_CALLS.update({
-    "vdot": [("x, x", lambda f, x: f(x, x)), ("A, x", lambda f, x: f(A, x))],
-    "inner": [("x, x", lambda f, x: f(x, x)), ("x, row", lambda f, x: f(x, ROW))],
-    "outer": [("x, x", lambda f, x: f(x, x)), ("row, x", lambda f, x: f(ROW, x))],
-    "tensordot": [("x, x", lambda f, x: f(x, x)), ("x, x.T, 1", lambda f, x: f(x, x.T, 1))],
+    "vdot": [("x, x", lambda f, x: f(x, x)), ("A, x", lambda f, x: f(A, x)),
+             ("x[0, 0], 2.0", lambda f, x: f(x[0, 0], 2.0))],
+    "inner": [("x, x", lambda f, x: f(x, x)), ("x, row", lambda f, x: f(x, ROW)),
+              ("x, 2.0", lambda f, x: f(x, 2.0))],
+    "outer": [("x, x", lambda f, x: f(x, x)), ("row, x", lambda f, x: f(ROW, x)),
+              ("2.0, x", lambda f, x: f(2.0, x))],
+    "tensordot": [("x, x", lambda f, x: f(x, x)), ("x, x.T, 1", lambda f, x: f(x, x.T, 1)),
+                  ("x, 2.0, 0", lambda f, x: f(x, 2.0, 0))],
     "einsum": [("ij,kj->ik", lambda f, x: f("ij,kj->ik", x, x)),
                ("ij,j->i", lambda f, x: f("ij,j->i", x, ROW)), ("ii", lambda f, x: f(
                    "ii", x[:, :2]))],

@@ -85,7 +85,9 @@ def _check_core(fname: str, x_shape: tuple[int, ...], x_axis: int, y_shape: tupl
                          f"{x_shape[x_axis]} (dim {x_axis}) != {y_shape[y_axis]} (dim {y_axis})")
 
 
-@one_entry(2)
+# (static_scalars: these make a Python scalar operand a strongly-typed array, so
+# keyed by type, as a weakly-typed value, it would change their result's dtype)
+@one_entry(2, static_scalars=True)
 def dot(a: Any, b: Any) -> Array:
     """NumPy's dot: contract the last axis of `a` with the second-to-last of `b`
     (the only one, for 1-D `b`); scalars multiply."""
@@ -101,7 +103,7 @@ def dot(a: Any, b: Any) -> Array:
     return _dot_general(a, b, ((lc,), (rc,)))
 
 
-@one_entry(2)
+@one_entry(2, static_scalars=True)
 def matmul(a: Any, b: Any) -> Array:
     """Matrix product with NumPy's rules: stacks of matrices broadcast over the
     leading axes; a 1-D operand is a vector (its axis is dropped)."""
@@ -132,7 +134,7 @@ def matmul(a: Any, b: Any) -> Array:
     return _dot_general(a, b, ((k + 1,), (k,)), (tuple(range(k)), tuple(range(k))))
 
 
-@one_entry(2)
+@one_entry(2, static_scalars=True)
 def vdot(a: Any, b: Any) -> Array:
     """Dot product of the flattened arrays (conjugating `a`)."""
     a, b = _operands("vdot", a, b)
@@ -148,7 +150,7 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
     return _reductions.sum(_ufuncs.multiply(_ufuncs.conjugate(x1), x2), axis=axis)
 
 
-@one_entry(2)
+@one_entry(2, static_scalars=True)
 def inner(a: Any, b: Any) -> Array:
     """Contract the last axes of `a` and `b`."""
     a, b = _operands("inner", a, b)
@@ -159,7 +161,7 @@ def inner(a: Any, b: Any) -> Array:
     return _dot_general(a, b, ((len(sa) - 1,), (len(sb) - 1,)))
 
 
-@one_entry(2)
+@one_entry(2, static_scalars=True)
 def outer(a: Any, b: Any) -> Array:
     """``a.ravel()[:, None] * b.ravel()[None, :]``."""
     a, b = _operands("outer", a, b)
@@ -168,7 +170,7 @@ def outer(a: Any, b: Any) -> Array:
     return _ufuncs.multiply(a, b)
 
 
-@one_entry(2)
+@one_entry(2, static_scalars=True)
 def tensordot(a: Any, b: Any, axes: Any = 2) -> Array:
     """Contract `axes` of `a` with `axes` of `b`: an int N (the last N of `a`
     with the first N of `b`) or a pair of axis sequences."""
@@ -229,7 +231,7 @@ class _EinsumPlan(NamedTuple):
 _Term = tuple[int, str]
 
 
-@one_entry(16)
+@one_entry(16, static_scalars=True)
 def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy", precision: Any = None,
            preferred_element_type: Any = None) -> Array:
     """Einstein summation, as ``numpy.einsum``: ``einsum('ij,jk->ik', a, b)``.
